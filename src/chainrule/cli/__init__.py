@@ -1,0 +1,46 @@
+"""The `chainrule` command: one sub-command per module in this package."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# sub-command name -> module with `register(subparsers)`; each module keeps its heavy
+# imports inside its run function so `chainrule --help` stays instant.
+COMMANDS = {
+    "train": "chainrule.cli.train",
+    "explain": "chainrule.cli.explain",
+    "graph": "chainrule.cli.graph",
+    "check": "chainrule.cli.check",
+    "vanishing": "chainrule.cli.vanishing",
+    "bench": "chainrule.cli.bench",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Backpropagation you can see, check and trust.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:  # a command still being written
+            if err.name != module_name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
