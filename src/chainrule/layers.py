@@ -1,0 +1,268 @@
+"""The book's layers: NumPy in, NumPy out, each with a hand-written `backward(dout)`.
+
+Every layer caches what its backward pass needs during `forward`, and `backward(dout)`
+returns the gradient of the loss with respect to the forward inputs (a tuple for layers with
+two inputs). Parameter gradients are stored on the layer (`Affine.dW`, `Affine.db`).
+
+Rules that the original tutorial code broke and these layers keep:
+- `backward` never modifies the `dout` it is given (the book's Relu zeroed it in place);
+- dtypes are kept: a float32 input gives float32 outputs and gradients (an int64 one-hot
+  label does not turn a float32 backward into float64);
+- `backward` before `forward`, or a `dout` of the wrong shape, raises a ValueError that names
+  the layer and both shapes;
+- the loss layers are numerically stable (logits of +-1e4, sigmoid(+-1000): finite values,
+  no NumPy warnings).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Tanh", "Affine",
+           "SoftmaxWithLoss", "IdentityWithLoss", "SigmoidWithLoss"]
+
+
+def _as_float(x) -> np.ndarray:
+    """x as an ndarray of floats: float dtypes are kept, anything else becomes float64."""
+    x = np.asarray(x)
+    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+
+
+def _sum_to(grad, shape: tuple) -> np.ndarray:
+    """Sum a broadcast gradient back to an input's shape (always a fresh array)."""
+    grad = np.asarray(grad)
+    if grad.shape == shape:
+        return grad.copy()
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow: exp is only ever taken of -|x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Layer:
+    """Shared checks: backward needs a forward first and a dout shaped like the output."""
+
+    out_shape: tuple | None = None
+
+    def _check_dout(self, dout) -> None:
+        name = type(self).__name__
+        if self.out_shape is None:
+            raise ValueError(f"{name}.backward called before forward: run forward first, "
+                             f"it caches what backward needs")
+        if np.shape(dout) != self.out_shape:
+            raise ValueError(f"{name}.backward: dout has shape {np.shape(dout)} but forward's "
+                             f"output has shape {self.out_shape}; pass a dout shaped like "
+                             f"the output")
+
+
+class MulLayer(Layer):
+    """out = x * y; each input's gradient is dout times the other input (the apple's tax node)."""
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        out = x * y
+        self.out_shape = np.shape(out)
+        return out
+
+    def backward(self, dout):
+        self._check_dout(dout)
+        dx = dout * self.y
+        dy = dout * self.x
+        if np.shape(dx) != np.shape(self.x):  # x was broadcast: sum its gradient back
+            dx = _sum_to(dx, np.shape(self.x))
+        if np.shape(dy) != np.shape(self.y):
+            dy = _sum_to(dy, np.shape(self.y))
+        return dx, dy
+
+
+class AddLayer(Layer):
+    """out = x + y; the gradient passes through unchanged to both inputs."""
+
+    def forward(self, x, y):
+        self.x_shape, self.y_shape = np.shape(x), np.shape(y)
+        out = x + y
+        self.out_shape = np.shape(out)
+        return out
+
+    def backward(self, dout):
+        self._check_dout(dout)
+        if self.out_shape == ():  # scalars, as in the apple example: keep them scalars
+            return dout * 1, dout * 1
+        return _sum_to(dout, self.x_shape), _sum_to(dout, self.y_shape)
+
+
+class Relu(Layer):
+    """out = max(x, 0); the gradient flows only where x > 0 (zero at x == 0, as PyTorch)."""
+
+    def forward(self, x):
+        x = _as_float(x)
+        self.mask = x > 0
+        self.out_shape = x.shape
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        self._check_dout(dout)
+        return np.where(self.mask, dout, 0)
+
+
+class Sigmoid(Layer):
+    """out = 1 / (1 + exp(-x)); dx = dout * out * (1 - out), from the cached output."""
+
+    def forward(self, x):
+        self.out = _sigmoid(_as_float(x))
+        self.out_shape = self.out.shape
+        return self.out
+
+    def backward(self, dout):
+        self._check_dout(dout)
+        return dout * (1 - self.out) * self.out
+
+
+class Tanh(Layer):
+    """out = tanh(x); dx = dout * (1 - out**2), from the cached output."""
+
+    def forward(self, x):
+        self.out = np.tanh(_as_float(x))
+        self.out_shape = self.out.shape
+        return self.out
+
+    def backward(self, dout):
+        self._check_dout(dout)
+        return dout * (1 - self.out * self.out)
+
+
+class Affine(Layer):
+    """out = x @ W + b on a batch; N-d inputs are flattened to (N, -1) as in the book.
+
+    Stores dW = x.T @ dout and db = dout.sum(axis=0) (the gradient of b is the sum of dout
+    over the batch, not a sum of b). With `input_grad=False` (for a first layer fed with
+    data) backward skips dx = dout @ W.T and returns None.
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, input_grad: bool = True):
+        self.W, self.b = W, b
+        self.input_grad = input_grad
+        self.x = self.x_shape = self.dW = self.db = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if x.ndim < 2 or x[0].size != self.W.shape[0]:
+            raise ValueError(f"Affine.forward: x of shape {x.shape} does not fit W of shape "
+                             f"{self.W.shape}; pass a batch (N, ...) with {self.W.shape[0]} "
+                             f"values per sample")
+        self.x_shape = x.shape
+        self.x = x.reshape(x.shape[0], -1)
+        out = self.x @ self.W
+        out += self.b
+        self.out_shape = out.shape
+        return out
+
+    def backward(self, dout):
+        self._check_dout(dout)
+        self.dW = self.x.T @ dout
+        self.db = dout.sum(axis=0)
+        if not self.input_grad:
+            return None
+        return (dout @ self.W.T).reshape(self.x_shape)
+
+
+class _LossLayer(Layer):
+    """A layer ending the network: forward(x, t) -> scalar loss; backward(dout=1) -> dx."""
+
+    def _check_dout(self, dout) -> None:
+        if self.out_shape is None:
+            raise ValueError(f"{type(self).__name__}.backward called before forward: run "
+                             f"forward(x, t) first, it caches what backward needs")
+        if np.shape(dout) != ():
+            raise ValueError(f"{type(self).__name__}.backward: dout has shape "
+                             f"{np.shape(dout)} but the loss is a scalar (shape ()); pass "
+                             f"a scalar dout such as 1")
+
+    def backward(self, dout=1):
+        """dx = dout * (y - t) / batch, in the input's dtype."""
+        self._check_dout(dout)
+        dx = self.y - self.t
+        dx *= dout / self.batch
+        return dx
+
+
+class SoftmaxWithLoss(_LossLayer):
+    """Softmax over the last axis then cross-entropy, averaged over the batch.
+
+    Labels `t` are one-hot (same shape as x) or class indices (shape x.shape[:-1]).
+    The loss is computed as logsumexp(x) - x[t] on shifted logits, so logits of +-1e4 give
+    the exact finite value (no log(0), no +1e-7 fudge); it equals PyTorch's CrossEntropyLoss.
+    A 1-d x is one sample (batch 1), as in the book.
+    """
+
+    def forward(self, x, t):
+        x = _as_float(x)
+        if x.ndim == 0:
+            raise ValueError("SoftmaxWithLoss.forward: x must have a class axis, got a scalar")
+        t = np.asarray(t)
+        shifted = x - x.max(axis=-1, keepdims=True)
+        exp = np.exp(shifted)
+        total = exp.sum(axis=-1, keepdims=True)
+        self.y = exp / total
+        log_y = shifted - np.log(total)
+        if t.shape == x.shape:
+            self.t = t.astype(x.dtype, copy=False)
+            loss_sum = -(self.t * log_y).sum()
+        elif t.shape == x.shape[:-1]:
+            classes = x.shape[-1]
+            if not np.issubdtype(t.dtype, np.integer) or (t.size and (t.min() < 0 or t.max() >= classes)):
+                raise ValueError(f"SoftmaxWithLoss.forward: class-index labels must be integers "
+                                 f"in [0, {classes}), got dtype {t.dtype}")
+            self.t = np.zeros_like(self.y)
+            np.put_along_axis(self.t, t[..., None], 1, axis=-1)
+            loss_sum = -np.take_along_axis(log_y, t[..., None], axis=-1).sum()
+        else:
+            raise ValueError(f"SoftmaxWithLoss.forward: labels of shape {t.shape} fit neither "
+                             f"one-hot (shape {x.shape}) nor class indices (shape {x.shape[:-1]})")
+        self.batch, self.out_shape = x.size // x.shape[-1], ()
+        return loss_sum / x.dtype.type(self.batch)
+
+
+class IdentityWithLoss(_LossLayer):
+    """Identity output with the book's mean squared error: 0.5 * sum((x - t)**2) / batch.
+
+    The 0.5 makes the gradient simply (x - t) / batch. The batch is the first axis. This is
+    0.5 * (number of outputs per sample) times PyTorch's MSELoss(reduction="mean").
+    """
+
+    def forward(self, x, t):
+        x = _as_float(x)
+        t = np.asarray(t)
+        if x.ndim == 0 or t.shape != x.shape:
+            raise ValueError(f"IdentityWithLoss.forward: x of shape {x.shape} and targets of "
+                             f"shape {t.shape} must have the same shape, with a batch axis")
+        self.y, self.t = x, t.astype(x.dtype, copy=False)
+        self.batch, self.out_shape = x.shape[0], ()
+        diff = self.y - self.t
+        return 0.5 * (diff * diff).sum() / x.dtype.type(self.batch)
+
+
+class SigmoidWithLoss(_LossLayer):
+    """Sigmoid then binary cross-entropy, summed over outputs and averaged over the batch.
+
+    Computed from the logits as max(x, 0) - x * t + log(1 + exp(-|x|)), finite for any x
+    (PyTorch's BCEWithLogitsLoss; equal to its "mean" reduction for one output per sample).
+    The batch is the first axis.
+    """
+
+    def forward(self, x, t):
+        x = _as_float(x)
+        t = np.asarray(t)
+        if x.ndim == 0 or t.shape != x.shape:
+            raise ValueError(f"SigmoidWithLoss.forward: x of shape {x.shape} and targets of "
+                             f"shape {t.shape} must have the same shape, with a batch axis")
+        self.t = t.astype(x.dtype, copy=False)
+        self.y = _sigmoid(x)
+        self.batch, self.out_shape = x.shape[0], ()
+        losses = np.maximum(x, 0) - x * self.t + np.log1p(np.exp(-np.abs(x)))
+        return losses.sum() / x.dtype.type(self.batch)
