@@ -1,0 +1,189 @@
+"""The functional API (JAX-shaped): grad, value_and_grad, vjp, jvp, jacobian, hessian.
+
+Every result is a Tensor, so transforms nest: `grad(grad(f))` differentiates the backward
+pass (reverse-over-reverse); `hessian` is forward-over-reverse (`jvp` of `grad`). A
+gradient with respect to an input the output does not depend on is zeros, never None.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from chainrule import engine
+from chainrule.engine import Tensor, as_tensor, backward_pass, enable_grad, forward_mode
+
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "autograd_grad"]
+
+# How many transforms are evaluating their function right now. Inside another transform
+# the gradients we return must themselves be differentiable, so we keep their graph.
+_depth = 0
+
+
+class _evaluating:
+    def __enter__(self):
+        global _depth
+        _depth += 1
+
+    def __exit__(self, *exc):
+        global _depth
+        _depth -= 1
+
+
+def autograd_grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+                  grad_outputs: Any = None, retain_graph: bool | None = None,
+                  create_graph: bool = False) -> tuple[Tensor, ...]:
+    """d(outputs)/d(inputs) weighted by grad_outputs, without touching any `.grad`
+    (torch.autograd.grad). Inputs the outputs do not depend on get zeros."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    retain = create_graph if retain_graph is None else retain_graph
+    found = backward_pass(outputs, list(grad_outputs), retain_graph=retain,
+                          create_graph=create_graph, inputs=inputs)
+    result = []
+    for t, g in zip(inputs, found):
+        if g is None:
+            g = np.zeros_like(t.data)
+        result.append(g if isinstance(g, Tensor) else engine._wrap(g))
+    return tuple(result)
+
+
+def _variable(x: Any) -> Tensor:
+    """The tensor to differentiate with respect to: `x` itself when an outer transform
+    already tracks it, otherwise a fresh leaf (keeping any forward-mode tangent)."""
+    x = as_tensor(x) if isinstance(x, Tensor) else engine.tensor(x)
+    if x.requires_grad:
+        return x
+    if x.dtype.kind != "f":
+        raise TypeError(f"grad: can only differentiate with respect to floating-point inputs, "
+                        f"got dtype {x.dtype}")
+    v = engine._wrap(x.data)
+    v.requires_grad = True
+    v._tangent = x._tangent
+    return v
+
+
+def _argnums(argnums: int | Sequence[int], n_args: int, name: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not -n_args <= i < n_args:
+            raise ValueError(f"{name}: argnums {argnums} out of range for {n_args} arguments")
+    return tuple(i % n_args for i in nums)
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """A function returning (f(*args), df/dargs[argnums]) for scalar-valued f."""
+    def wrapped(*args):
+        nums = _argnums(argnums, len(args), "value_and_grad")
+        nested = _depth > 0 or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        args = list(args)
+        for i in nums:
+            args[i] = _variable(args[i])
+        with enable_grad(), _evaluating():
+            out = as_tensor(f(*args))
+        if out.size != 1:
+            raise TypeError(f"grad: f must return a scalar (one element), got shape {out.shape}; "
+                            f"use jacobian or vjp for non-scalar outputs")
+        create = nested and engine.is_grad_enabled()
+        grads = autograd_grad(out, [args[i] for i in nums], create_graph=create)
+        if not create:
+            out = _detached(out)
+        return out, grads[0] if isinstance(argnums, int) else grads
+    return wrapped
+
+
+def _detached(t: Tensor) -> Tensor:
+    d = t.detach()
+    d._tangent = t._tangent
+    return d
+
+
+def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """A function returning df/dx (a Tensor, or a tuple for a tuple of argnums)."""
+    vg = value_and_grad(f, argnums)
+    return lambda *args: vg(*args)[1]
+
+
+def vjp(f: Callable, *primals: Any) -> tuple[Tensor, Callable]:
+    """(f(*primals), vjp_fn) where vjp_fn(cotangent) gives one gradient per primal."""
+    nested = _depth > 0 or any(isinstance(p, Tensor) and p.requires_grad for p in primals)
+    xs = [_variable(p) for p in primals]
+    with enable_grad(), _evaluating():
+        out = as_tensor(f(*xs))
+
+    def vjp_fn(cotangent: Any) -> tuple[Tensor, ...]:
+        ct = cotangent if isinstance(cotangent, Tensor) else np.asarray(cotangent, out.dtype)
+        if ct.shape != out.shape:
+            raise ValueError(f"vjp: cotangent has shape {ct.shape}, the output has {out.shape}")
+        return autograd_grad(out, xs, grad_outputs=ct, retain_graph=True,
+                             create_graph=nested and engine.is_grad_enabled())
+    return (out if nested else _detached(out)), vjp_fn
+
+
+def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Tensor, Tensor]:
+    """Forward mode: (f(*primals), J·tangents), pushing tangents through each primitive's
+    JVP rule during a single evaluation (no backward pass)."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents")
+    xs = []
+    for p, t in zip(primals, tangents):
+        p = as_tensor(p) if isinstance(p, Tensor) else engine.tensor(p)
+        if p.requires_grad and engine.is_grad_enabled():
+            raise NotImplementedError(
+                "jvp: differentiating a jvp in reverse mode (reverse-over-forward) is not "
+                "supported; use grad inside jvp (forward-over-reverse), as hessian does")
+        t = np.asarray(t.data if isinstance(t, Tensor) else t, dtype=p.dtype)
+        if t.shape != p.shape:
+            raise ValueError(f"jvp: tangent has shape {t.shape} but its primal has {p.shape}")
+        x = engine._wrap(p.data)
+        x._tangent = t
+        xs.append(x)
+    with forward_mode():
+        out = as_tensor(f(*xs))
+    tangent = out._tangent if out._tangent is not None else np.zeros_like(out.data)
+    return out.detach(), engine._wrap(np.array(tangent))
+
+
+def jacobian(f: Callable, mode: str = "rev", argnums: int = 0) -> Callable:
+    """A function returning the Jacobian of f at x, shaped out.shape + x.shape.
+
+    mode="rev" builds it from one VJP per output element; mode="fwd" from one JVP per
+    input element (better when there are fewer inputs than outputs)."""
+    if mode not in ("rev", "fwd"):
+        raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
+
+    def wrapped(*args):
+        i = _argnums(argnums, len(args), "jacobian")[0]
+        x = as_tensor(args[i]) if isinstance(args[i], Tensor) else engine.tensor(args[i])
+
+        def f_of_x(v):
+            return f(*args[:i], v, *args[i + 1:])
+        if mode == "fwd":
+            columns = []
+            for j in range(x.size):
+                e = np.zeros(x.size, dtype=x.dtype)
+                e[j] = 1
+                out, col = jvp(f_of_x, (x,), (e.reshape(x.shape),))
+                columns.append(col.data)
+            jac = np.stack(columns, axis=-1) if columns else np.zeros(out.shape + (0,))
+            return engine._wrap(jac.reshape(out.shape + x.shape))
+        out, pullback = vjp(f_of_x, x)
+        rows = []
+        for k in range(out.size):
+            e = np.zeros(out.size, dtype=out.dtype)
+            e[k] = 1
+            rows.append(pullback(e.reshape(out.shape))[0])
+        if rows and isinstance(rows[0], Tensor) and rows[0].requires_grad:
+            from chainrule.ops import stack
+            return stack(rows).reshape(out.shape + x.shape)
+        data = np.stack([r.data for r in rows]) if rows else np.zeros((0,) + x.shape, x.dtype)
+        return engine._wrap(data.reshape(out.shape + x.shape))
+    return wrapped
+
+
+def hessian(f: Callable, argnums: int = 0) -> Callable:
+    """The Hessian of scalar f: forward-over-reverse, the Jacobian (fwd) of grad(f)."""
+    return jacobian(grad(f, argnums), mode="fwd", argnums=argnums)

@@ -1,0 +1,131 @@
+"""Arithmetic primitives: + - * / ** @ and unary minus, broadcasting like NumPy."""
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor
+from chainrule.ops.generic import log, sum_to
+
+
+def _pair(a, b) -> tuple[Tensor, Tensor]:
+    """Both operands as Tensors; a Python number takes the other operand's dtype."""
+    if not isinstance(a, Tensor):
+        a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    if not isinstance(b, Tensor):
+        b = as_tensor(b, like=a)
+    return a, b
+
+
+ADD = Primitive(
+    "add", np.add,
+    vjps=(lambda g, out, a, b: sum_to(g, a.shape),
+          lambda g, out, a, b: sum_to(g, b.shape)),
+    jvps=(lambda t, out, a, b: t,
+          lambda t, out, a, b: t))
+
+SUB = Primitive(
+    "sub", np.subtract,
+    vjps=(lambda g, out, a, b: sum_to(g, a.shape),
+          lambda g, out, a, b: sum_to(-g, b.shape)),
+    jvps=(lambda t, out, a, b: t,
+          lambda t, out, a, b: -t))
+
+MUL = Primitive(
+    "mul", np.multiply,
+    vjps=(lambda g, out, a, b: sum_to(g * b, a.shape),
+          lambda g, out, a, b: sum_to(g * a, b.shape)),
+    jvps=(lambda t, out, a, b: t * b,
+          lambda t, out, a, b: a * t))
+
+DIV = Primitive(
+    "div", np.divide,
+    vjps=(lambda g, out, a, b: sum_to(g / b, a.shape),
+          lambda g, out, a, b: sum_to(-g * out / b, b.shape)),
+    jvps=(lambda t, out, a, b: t / b,
+          lambda t, out, a, b: -t * out / b))
+
+NEG = Primitive(
+    "neg", np.negative,
+    vjps=(lambda g, out, a: -g,),
+    jvps=(lambda t, out, a: -t,))
+
+# x ** p for a constant exponent p (the common case: x**2, x**0.5)
+POW_SCALAR = Primitive(
+    "pow", lambda a, p: np.power(a, p),
+    vjps=(lambda g, out, a, p: g * (p * a ** (p - 1)),),
+    jvps=(lambda t, out, a, p: t * (p * a ** (p - 1)),))
+
+
+def _log_base(a):
+    """log(a) where a != 0, and 0 where a == 0 (PyTorch's convention for d(a**b)/db)."""
+    nonzero = a != 0
+    return log(a * nonzero + ~nonzero) * nonzero
+
+
+POW = Primitive(
+    "pow", np.power,
+    vjps=(lambda g, out, a, b: sum_to(g * b * a ** (b - 1), a.shape),
+          lambda g, out, a, b: sum_to(g * out * _log_base(a), b.shape)),
+    jvps=(lambda t, out, a, b: t * b * a ** (b - 1),
+          lambda t, out, a, b: t * out * _log_base(a)))
+
+
+def _as_matrix_args(a, b):
+    """Promote 1-D operands to 2-D as matmul does: (k,) @ M is (1,k) @ M, M @ (k,) is M @ (k,1)."""
+    return (a.reshape((1,) + a.shape) if a.ndim == 1 else a,
+            b.reshape(b.shape + (1,)) if b.ndim == 1 else b)
+
+
+def _matmul_vjp_a(g, out, a, b):
+    a2, b2 = _as_matrix_args(a, b)
+    g2 = g.reshape(a2.shape[:-1] + b2.shape[-1:]) if a.ndim == 1 or b.ndim == 1 else g
+    return sum_to(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+
+
+def _matmul_vjp_b(g, out, a, b):
+    a2, b2 = _as_matrix_args(a, b)
+    g2 = g.reshape(a2.shape[:-1] + b2.shape[-1:]) if a.ndim == 1 or b.ndim == 1 else g
+    return sum_to(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
+
+
+MATMUL = Primitive(
+    "matmul", np.matmul,
+    vjps=(_matmul_vjp_a, _matmul_vjp_b),
+    jvps=(lambda t, out, a, b: t @ b,
+          lambda t, out, a, b: a @ t))
+
+
+def add(a, b) -> Tensor:
+    return apply(ADD, _pair(a, b), _NO_ATTRS)
+
+
+def sub(a, b) -> Tensor:
+    return apply(SUB, _pair(a, b), _NO_ATTRS)
+
+
+def mul(a, b) -> Tensor:
+    return apply(MUL, _pair(a, b), _NO_ATTRS)
+
+
+def div(a, b) -> Tensor:
+    return apply(DIV, _pair(a, b), _NO_ATTRS)
+
+
+def neg(a) -> Tensor:
+    return apply(NEG, (as_tensor(a),), _NO_ATTRS)
+
+
+def pow(a, b) -> Tensor:
+    """a ** b; a constant Python exponent uses the cheaper one-input primitive."""
+    if isinstance(b, (int, float)) and isinstance(a, Tensor):
+        return apply(POW_SCALAR, (a,), {"p": b})
+    return apply(POW, _pair(a, b), _NO_ATTRS)
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy's rules for 1-D, 2-D and batched operands."""
+    a, b = _pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least one dimension, "
+                         f"got shapes {a.shape} and {b.shape}")
+    return apply(MATMUL, (a, b), {})

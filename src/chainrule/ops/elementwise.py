@@ -1,0 +1,110 @@
+"""Elementwise primitives: exp log sqrt abs sin cos tanh sigmoid relu clip maximum minimum where."""
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor
+from chainrule.ops.arithmetic import _pair
+from chainrule.ops import generic as gen
+from chainrule.ops.generic import sign, sum_to
+
+
+def _unary(name, forward, vjp, jvp) -> Primitive:
+    return Primitive(name, forward, vjps=(vjp,), jvps=(jvp,))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x) without overflow: e^-|x| never exceeds 1."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+EXP = _unary("exp", np.exp, lambda g, out, a: g * out, lambda t, out, a: t * out)
+LOG = _unary("log", np.log, lambda g, out, a: g / a, lambda t, out, a: t / a)
+SQRT = _unary("sqrt", np.sqrt, lambda g, out, a: g / (2 * out), lambda t, out, a: t / (2 * out))
+ABS = _unary("abs", np.abs, lambda g, out, a: g * sign(a), lambda t, out, a: t * sign(a))
+SIN = _unary("sin", np.sin, lambda g, out, a: g * gen.cos(a), lambda t, out, a: t * np.cos(a))
+COS = _unary("cos", np.cos, lambda g, out, a: -(g * gen.sin(a)), lambda t, out, a: -t * np.sin(a))
+TANH = _unary("tanh", np.tanh, lambda g, out, a: g * (1 - out * out),
+              lambda t, out, a: t * (1 - out * out))
+SIGMOID = _unary("sigmoid", _sigmoid, lambda g, out, a: g * (out * (1 - out)),
+                 lambda t, out, a: t * (out * (1 - out)))
+RELU = _unary("relu", lambda a: np.maximum(a, 0), lambda g, out, a: g * (a > 0),
+              lambda t, out, a: t * (a > 0))
+
+
+def _clip_mask(a, lo, hi):
+    """Where the input passed through clip unchanged (ends included, as in PyTorch)."""
+    data = a.data if isinstance(a, Tensor) else a
+    mask = np.ones(data.shape, dtype=bool)
+    if lo is not None:
+        mask &= data >= lo
+    if hi is not None:
+        mask &= data <= hi
+    return mask
+
+
+CLIP = Primitive(
+    "clip", lambda a, lo, hi: np.clip(a, lo, hi),
+    vjps=(lambda g, out, a, lo, hi: g * _clip_mask(a, lo, hi),),
+    jvps=(lambda t, out, a, lo, hi: t * _clip_mask(a, lo, hi),))
+
+
+def _pick_weight(a, b, first_wins):
+    """Share of the gradient that goes to `a` in maximum/minimum (ties split evenly)."""
+    a = a.data if isinstance(a, Tensor) else a
+    b = b.data if isinstance(b, Tensor) else b
+    wins = (a > b) if first_wins else (a < b)
+    return wins + 0.5 * (a == b)
+
+
+def _extremum(name, forward, first_wins) -> Primitive:
+    w = lambda a, b: _pick_weight(a, b, first_wins)  # noqa: E731
+    return Primitive(
+        name, forward,
+        vjps=(lambda g, out, a, b: sum_to(g * w(a, b).astype(out.dtype), a.shape),
+              lambda g, out, a, b: sum_to(g * w(b, a).astype(out.dtype), b.shape)),
+        jvps=(lambda t, out, a, b: t * w(a, b).astype(out.dtype),
+              lambda t, out, a, b: t * w(b, a).astype(out.dtype)))
+
+
+MAXIMUM = _extremum("maximum", np.maximum, first_wins=True)
+MINIMUM = _extremum("minimum", np.minimum, first_wins=False)
+
+WHERE = Primitive(
+    "where", lambda a, b, cond: np.where(cond, a, b),
+    vjps=(lambda g, out, a, b, cond: sum_to(g * cond, a.shape),
+          lambda g, out, a, b, cond: sum_to(g * ~cond, b.shape)),
+    jvps=(lambda t, out, a, b, cond: t * cond,
+          lambda t, out, a, b, cond: t * ~cond))
+
+
+def exp(x) -> Tensor: return apply(EXP, (as_tensor(x),), _NO_ATTRS)
+def log(x) -> Tensor: return apply(LOG, (as_tensor(x),), _NO_ATTRS)
+def sqrt(x) -> Tensor: return apply(SQRT, (as_tensor(x),), _NO_ATTRS)
+def abs(x) -> Tensor: return apply(ABS, (as_tensor(x),), _NO_ATTRS)  # noqa: A001
+def sin(x) -> Tensor: return apply(SIN, (as_tensor(x),), _NO_ATTRS)
+def cos(x) -> Tensor: return apply(COS, (as_tensor(x),), _NO_ATTRS)
+def tanh(x) -> Tensor: return apply(TANH, (as_tensor(x),), _NO_ATTRS)
+def sigmoid(x) -> Tensor: return apply(SIGMOID, (as_tensor(x),), _NO_ATTRS)
+def relu(x) -> Tensor: return apply(RELU, (as_tensor(x),), _NO_ATTRS)
+
+
+def clip(x, min=None, max=None) -> Tensor:  # noqa: A002
+    """Clamp to [min, max]; the gradient passes where min <= x <= max."""
+    return apply(CLIP, (as_tensor(x),), {"lo": min, "hi": max})
+
+
+def maximum(a, b) -> Tensor:
+    return apply(MAXIMUM, _pair(a, b), _NO_ATTRS)
+
+
+def minimum(a, b) -> Tensor:
+    return apply(MINIMUM, _pair(a, b), _NO_ATTRS)
+
+
+def where(cond, a, b) -> Tensor:
+    """Elementwise choice: a where cond is true, else b (cond has no gradient)."""
+    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+    a, b = _pair(a, b)
+    return apply(WHERE, (a, b), {"cond": cond})

@@ -1,0 +1,154 @@
+"""Neural-network primitives: softmax, log_softmax, fused softmax-cross-entropy, linear."""
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.engine import Primitive, Tensor, apply, as_tensor
+from chainrule.ops import generic as gen
+
+
+def _softmax(a, axis):
+    e = np.exp(a - a.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def _log_softmax(a, axis):
+    shifted = a - a.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+SOFTMAX = Primitive(
+    "softmax", _softmax,
+    vjps=(lambda g, out, a, axis: out * (g - (g * out).sum(axis=axis, keepdims=True)),),
+    jvps=(lambda t, out, a, axis: out * (t - (t * out).sum(axis=axis, keepdims=True)),))
+
+LOG_SOFTMAX = Primitive(
+    "log_softmax", _log_softmax,
+    vjps=(lambda g, out, a, axis: g - gen.exp(out) * g.sum(axis=axis, keepdims=True),),
+    jvps=(lambda t, out, a, axis: t - (np.exp(out) * t).sum(axis=axis, keepdims=True),))
+
+
+def _ce_forward(logits, target, reduction, cache):
+    """Cross-entropy of softmax(logits) against class indices or class probabilities."""
+    logp = _log_softmax(logits, -1)
+    cache["softmax"] = np.exp(logp)
+    if target.dtype.kind in "iu":
+        losses = -np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
+    else:
+        losses = -(target * logp).sum(axis=-1)
+    if reduction == "mean":
+        return losses.mean(dtype=logits.dtype) if target.dtype.kind in "iu" else \
+            losses.sum() / losses.size
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+def _ce_dlogits(out, logits, target, reduction, cache):
+    """d loss_i / d logits_i: softmax minus the target distribution (times its mass)."""
+    if isinstance(logits, Tensor):
+        p = gen.softmax(logits, -1)
+    else:
+        p = cache["softmax"]
+    if target.dtype.kind in "iu":
+        onehot = np.zeros(p.shape, dtype=p.dtype)
+        np.put_along_axis(onehot, target[..., None], 1, axis=-1)
+        d = p - onehot
+    else:
+        d = p * target.sum(axis=-1, keepdims=True).astype(p.dtype) - target.astype(p.dtype)
+    if reduction == "mean":
+        d = d / (d.size // d.shape[-1] if d.ndim > 1 else 1)
+    return d
+
+
+def _ce_vjp(g, out, logits, target, reduction, cache):
+    d = _ce_dlogits(out, logits, target, reduction, cache)
+    return d * (g if reduction != "none" else g.reshape(g.shape + (1,)))
+
+
+def _ce_jvp(t, out, logits, target, reduction, cache):
+    per_sample = (t * _ce_dlogits(out, logits, target, "none", cache)).sum(axis=-1)
+    if reduction == "mean":
+        return per_sample.mean()
+    return per_sample.sum() if reduction == "sum" else per_sample
+
+
+SOFTMAX_CROSS_ENTROPY = Primitive(
+    "softmax_cross_entropy", _ce_forward, vjps=(_ce_vjp,), jvps=(_ce_jvp,))
+
+
+def _linear(x, w, b=None):
+    out = x @ w.T
+    if b is not None:
+        out += b
+    return out
+
+
+def _rows(a):
+    return a.reshape(-1, a.shape[-1])
+
+
+LINEAR = Primitive(
+    "linear", _linear,
+    vjps=(lambda g, out, x, w, b=None: g @ w,
+          lambda g, out, x, w, b=None: _rows(g).T @ _rows(x),
+          lambda g, out, x, w, b=None: _rows(g).sum(axis=0)),
+    jvps=(lambda t, out, x, w, b=None: t @ w.T,
+          lambda t, out, x, w, b=None: x @ t.T,
+          lambda t, out, x, w, b=None: np.broadcast_to(t, out.shape)))
+
+
+def softmax(x, axis: int = -1) -> Tensor:
+    return apply(SOFTMAX, (as_tensor(x),), {"axis": axis})
+
+
+def log_softmax(x, axis: int = -1) -> Tensor:
+    return apply(LOG_SOFTMAX, (as_tensor(x),), {"axis": axis})
+
+
+def softmax_cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
+    """Fused, stable cross-entropy of softmax(logits) (last axis = classes).
+
+    `target` is class indices (shape logits.shape[:-1]) or class probabilities
+    (logits' shape); the target gets no gradient. reduction: "mean", "sum" or "none".
+    """
+    logits = as_tensor(logits)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"softmax_cross_entropy: reduction must be 'mean', 'sum' or 'none', "
+                         f"got {reduction!r}")
+    if logits.ndim == 0:
+        raise ValueError("softmax_cross_entropy: logits need a class axis, got a 0-d tensor")
+    if t.dtype.kind in "iu":
+        if t.shape != logits.shape[:-1]:
+            raise ValueError(f"softmax_cross_entropy: class-index target has shape {t.shape}, "
+                             f"expected {logits.shape[:-1]} for logits of shape {logits.shape}")
+        n_classes = logits.shape[-1]
+        if t.size and (t.min() < 0 or t.max() >= n_classes):
+            raise ValueError(f"softmax_cross_entropy: target indices must lie in "
+                             f"[0, {n_classes}), got values in [{t.min()}, {t.max()}]")
+    elif t.dtype.kind == "f":
+        if t.shape != logits.shape:
+            raise ValueError(f"softmax_cross_entropy: probability target has shape {t.shape}, "
+                             f"expected the logits' shape {logits.shape}")
+        t = t.astype(logits.dtype, copy=False)
+    else:
+        raise TypeError(f"softmax_cross_entropy: target must hold class indices (integers) "
+                        f"or probabilities (floats), got dtype {t.dtype}")
+    return apply(SOFTMAX_CROSS_ENTROPY, (logits,),
+                 {"target": t, "reduction": reduction, "cache": {}})
+
+
+def linear(x, weight, bias=None) -> Tensor:
+    """x @ weight.T + bias in one node (weight is (out_features, in_features), as PyTorch)."""
+    x, weight = as_tensor(x), as_tensor(weight)
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape "
+                         f"{weight.shape} (expected input (..., {weight.shape[-1]}))")
+    if bias is None:
+        return apply(LINEAR, (x, weight), {})
+    bias = as_tensor(bias)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
+    return apply(LINEAR, (x, weight, bias), {})

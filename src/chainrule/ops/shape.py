@@ -1,0 +1,193 @@
+"""Shape primitives: reshape, transpose, indexing, broadcast_to, concat, stack, astype."""
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.engine import Primitive, Tensor, VariadicRule, apply, as_tensor
+from chainrule.ops.generic import scatter_add, sum_to
+
+RESHAPE = Primitive(
+    "reshape", lambda a, shape: np.reshape(a, shape),
+    vjps=(lambda g, out, a, shape: g.reshape(a.shape),),
+    jvps=(lambda t, out, a, shape: t.reshape(shape),))
+
+TRANSPOSE = Primitive(
+    "transpose", lambda a, axes: np.transpose(a, axes),
+    vjps=(lambda g, out, a, axes: g.transpose(tuple(np.argsort(axes))),),
+    jvps=(lambda t, out, a, axes: np.transpose(t, axes),))
+
+BROADCAST_TO = Primitive(
+    "broadcast_to", lambda a, shape: np.broadcast_to(a, shape),
+    vjps=(lambda g, out, a, shape: sum_to(g, a.shape),),
+    jvps=(lambda t, out, a, shape: np.broadcast_to(t, shape),))
+
+GETITEM = Primitive(
+    "getitem", lambda a, index: a[index],
+    vjps=(lambda g, out, a, index: scatter_add(g, index, a.shape),),
+    jvps=(lambda t, out, a, index: t[index],))
+
+# the transpose of indexing: zeros of `shape` with g added at `index`
+INDEX_ADD = Primitive(
+    "index_add", lambda g, index, shape: scatter_add(g, index, shape),
+    vjps=(lambda g, out, a, index, shape: g[index],),
+    jvps=(lambda t, out, a, index, shape: scatter_add(t, index, shape),))
+
+ASTYPE = Primitive(
+    "astype", lambda a, dtype: a.astype(dtype),
+    vjps=(lambda g, out, a, dtype: g.astype(a.dtype),),
+    jvps=(lambda t, out, a, dtype: t.astype(dtype),))
+
+
+def _slice_along(axis: int, which) -> tuple:
+    return (slice(None),) * axis + (which,)
+
+
+def _concat_vjp(i, g, out, *arrays, axis, bounds):
+    return g[_slice_along(axis, slice(bounds[i], bounds[i + 1]))]
+
+
+def _concat_jvp(i, t, out, *arrays, axis, bounds):
+    full = np.zeros(out.shape, dtype=out.dtype)
+    full[_slice_along(axis, slice(bounds[i], bounds[i + 1]))] = t
+    return full
+
+
+CONCAT = Primitive(
+    "concat", lambda *arrays, axis, bounds: np.concatenate(arrays, axis=axis),
+    vjps=VariadicRule(_concat_vjp), jvps=VariadicRule(_concat_jvp))
+
+
+def _stack_jvp(i, t, out, *arrays, axis):
+    full = np.zeros(out.shape, dtype=out.dtype)
+    full[_slice_along(axis, i)] = t
+    return full
+
+
+STACK = Primitive(
+    "stack", lambda *arrays, axis: np.stack(arrays, axis=axis),
+    vjps=VariadicRule(lambda i, g, out, *arrays, axis: g[_slice_along(axis, i)]),
+    jvps=VariadicRule(_stack_jvp))
+
+
+def _dummy(shape: tuple) -> np.ndarray:
+    """A zero-byte array of `shape`, for letting NumPy work out shapes."""
+    return np.broadcast_to(np.empty((), dtype=np.bool_), shape)
+
+
+def _shape_arg(shape: tuple) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def reshape(x, *shape) -> Tensor:
+    """Reshape like NumPy (one dimension may be -1); accepts reshape(2, 3) or reshape((2, 3))."""
+    x = as_tensor(x)
+    shape = _shape_arg(shape)
+    try:
+        target = np.reshape(_dummy(x.shape), shape).shape
+    except ValueError:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
+                         f"({x.size} elements) into shape {shape}") from None
+    return apply(RESHAPE, (x,), {"shape": target})
+
+
+def transpose(x, *axes) -> Tensor:
+    """Permute axes (reverse them when none are given), like NumPy."""
+    x = as_tensor(x)
+    axes = _shape_arg(axes) if axes and axes[0] is not None else tuple(range(x.ndim))[::-1]
+    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of a "
+                         f"{x.ndim}-dim tensor's axes (shape {x.shape})")
+    return apply(TRANSPOSE, (x,), {"axes": tuple(a % max(x.ndim, 1) for a in axes)})
+
+
+def swapaxes(x, a: int, b: int) -> Tensor:
+    x = as_tensor(x)
+    axes = list(range(x.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
+    return transpose(x, tuple(axes))
+
+
+def squeeze(x, axis=None) -> Tensor:
+    x = as_tensor(x)
+    try:
+        shape = np.squeeze(_dummy(x.shape), axis=axis).shape
+    except ValueError as err:
+        raise ValueError(f"squeeze: {err} (shape {x.shape})") from None
+    return apply(RESHAPE, (x,), {"shape": shape})
+
+
+def expand_dims(x, axis) -> Tensor:
+    x = as_tensor(x)
+    shape = np.expand_dims(_dummy(x.shape), axis).shape
+    return apply(RESHAPE, (x,), {"shape": shape})
+
+
+def flatten(x, start_dim: int = 0) -> Tensor:
+    """Merge the axes from start_dim on into one (Flatten's start_dim=1 keeps the batch)."""
+    x = as_tensor(x)
+    return reshape(x, x.shape[:start_dim] + (-1,))
+
+
+def broadcast_to(x, shape) -> Tensor:
+    x = as_tensor(x)
+    shape = tuple(shape)
+    try:
+        np.broadcast_shapes(x.shape, shape)
+        if np.broadcast_shapes(x.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+    return apply(BROADCAST_TO, (x,), {"shape": shape})
+
+
+def _index(index):
+    """Indices as NumPy understands them: Tensors and lists become arrays."""
+    if isinstance(index, tuple):
+        return tuple(_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def getitem(x, index) -> Tensor:
+    """Indexing with slices, integers, integer arrays or boolean masks; backward scatter-adds."""
+    x = as_tensor(x)
+    index = _index(index)
+    return apply(GETITEM, (x,), {"index": index})
+
+
+def index_add(g, index, shape) -> Tensor:
+    return apply(INDEX_ADD, (as_tensor(g),), {"index": index, "shape": tuple(shape)})
+
+
+def astype(x, dtype) -> Tensor:
+    return apply(ASTYPE, (as_tensor(x),), {"dtype": np.dtype(dtype)})
+
+
+def _check_same_rank(name, tensors):
+    if not tensors:
+        raise ValueError(f"{name}: needs at least one tensor")
+
+
+def concat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    tensors = tuple(as_tensor(t) for t in tensors)
+    _check_same_rank("concat", tensors)
+    ndim = tensors[0].ndim
+    if ndim == 0:
+        raise ValueError("concat: zero-dimensional tensors cannot be concatenated; use stack")
+    axis = axis % ndim
+    bounds = np.cumsum([0] + [t.shape[axis] if t.ndim == ndim else 0 for t in tensors]).tolist()
+    return apply(CONCAT, tensors, {"axis": axis, "bounds": bounds})
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    tensors = tuple(as_tensor(t) for t in tensors)
+    _check_same_rank("stack", tensors)
+    axis = axis % (tensors[0].ndim + 1)
+    return apply(STACK, tensors, {"axis": axis})
