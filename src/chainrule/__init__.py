@@ -41,7 +41,7 @@ _LAZY = {
     "load": "chainrule.serialization",
     "manual_seed": "chainrule.random",
 }
-_SUBMODULES = {"nn", "optim", "layers", "models", "datasets", "viz", "ops", "functional",
+_SUBMODULES = {"nn", "optim", "data", "layers", "models", "datasets", "viz", "ops", "functional",
                "engine", "glassbox", "serialization", "numgrad", "random", "cli"}
 
 
