@@ -1,0 +1,221 @@
+"""check_layer: a hand-written layer's backward pass against numerical gradients, with a verdict.
+
+The book's protocol, made strict:
+
+    out = layer.forward(*inputs)
+    grads = layer.backward(dout)        # dout random, shaped like out (1 for a scalar loss)
+
+and every returned input gradient (dx, or dx, dy for two inputs) and every parameter
+gradient (`dW` for `W`, `db` for `b`, any `d<name>` whose `<name>` is an array) is compared
+with the central difference of sum(out * dout), element by element, in float64. The report
+names each gradient, its worst element, the analytic and numerical values there, and a
+verdict; it also reports a backward that returns None or the wrong shape, raises, modifies
+its dout, or leaves a parameter gradient unset. The layer is left exactly as it was.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..numgrad import numerical_gradient
+
+# parameters the book's layers always have a gradient for, even before a backward sets it
+_KNOWN_PARAMS = ("W", "b", "gamma", "beta")
+
+
+@dataclass
+class GradientResult:
+    """One gradient's comparison: where it is worst, and whether it passes."""
+
+    name: str
+    passed: bool
+    shape: tuple | None = None
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    worst_index: tuple | None = None
+    analytic: float | None = None   # value at worst_index
+    numerical: float | None = None  # value at worst_index
+    problem: str | None = None      # why there was nothing to compare, if so
+
+
+@dataclass
+class LayerCheckReport:
+    """Every gradient's result plus layer-level problems; `.ok` is the overall verdict."""
+
+    layer: str
+    inputs: list[tuple]
+    eps: float
+    atol: float
+    rtol: float
+    results: list[GradientResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and bool(self.results) and all(r.passed for r in self.results)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def to_dict(self) -> dict:
+        return {"layer": self.layer, "ok": self.ok, "inputs": [list(s) for s in self.inputs],
+                "eps": self.eps, "atol": self.atol, "rtol": self.rtol,
+                "results": [asdict(r) for r in self.results], "problems": list(self.problems)}
+
+    def __str__(self) -> str:
+        shapes = ", ".join(str(s) for s in self.inputs)
+        lines = [f"check_layer {self.layer}: inputs {shapes}; float64, eps={self.eps:g}, "
+                 f"pass if |analytic - numerical| <= {self.atol:g} + {self.rtol:g} * |numerical|",
+                 f"  {'gradient':<10}{'shape':<14}{'max abs err':>12}{'max rel err':>12}  "
+                 f"{'worst at':<12}{'analytic':>13}{'numerical':>13}  verdict"]
+        for r in self.results:
+            verdict = "ok" if r.passed else "WRONG"
+            if r.problem is not None:
+                lines.append(f"  {r.name:<10}{verdict}: {r.problem}")
+                continue
+            lines.append(f"  {r.name:<10}{str(r.shape):<14}{r.max_abs_err:>12.2e}"
+                         f"{r.max_rel_err:>12.2e}  {str(r.worst_index):<12}"
+                         f"{r.analytic:>13.6g}{r.numerical:>13.6g}  {verdict}")
+        lines += [f"  problem: {p}" for p in self.problems]
+        bad = [r.name for r in self.results if not r.passed]
+        if self.ok:
+            lines.append(f"verdict: PASS (all {len(self.results)} gradient(s) agree)")
+        else:
+            why = [f"wrong: {', '.join(bad)}"] if bad else []
+            why += [f"{len(self.problems)} problem(s)"] if self.problems else []
+            why += ["no gradients were checked"] if not self.results else []
+            lines.append(f"verdict: FAIL ({'; '.join(why)})")
+        return "\n".join(lines)
+
+
+def _compare(name: str, analytic, numerical: np.ndarray, atol: float, rtol: float) -> GradientResult:
+    """Element-wise comparison; the worst element is the one furthest outside the tolerance."""
+    if analytic is None:
+        return GradientResult(name, False, problem=f"backward gave None for {name} (a missing "
+                              f"`return`, or a gradient never assigned?)")
+    try:
+        analytic = np.asarray(analytic, dtype=np.float64)
+    except (TypeError, ValueError):
+        return GradientResult(name, False, problem=f"{name} is not numeric: {type(analytic).__name__}")
+    if analytic.shape != numerical.shape:
+        return GradientResult(name, False, shape=analytic.shape, problem=f"{name} has shape "
+                              f"{analytic.shape} but should have {numerical.shape}")
+    err = np.abs(analytic - numerical)
+    err = np.where(np.isnan(err), np.inf, err)
+    scale = np.maximum(np.abs(analytic), np.abs(numerical))
+    rel = np.divide(err, scale, out=np.zeros_like(err), where=scale > 0)
+    excess = err / (atol + rtol * np.abs(numerical))
+    worst = np.unravel_index(np.argmax(excess), err.shape) if err.size else ()
+    return GradientResult(
+        name, bool(np.all(excess <= 1)), shape=analytic.shape,
+        max_abs_err=float(err.max(initial=0.0)), max_rel_err=float(rel.max(initial=0.0)),
+        worst_index=tuple(int(i) for i in worst),
+        analytic=float(analytic[worst]) if err.size else None,
+        numerical=float(numerical[worst]) if err.size else None)
+
+
+def _input_names(n: int) -> list[str]:
+    return ["dx", "dy"] if n == 2 else ["dx"] if n == 1 else [f"dx{i}" for i in range(n)]
+
+
+def check_layer(layer, *inputs, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e-4,
+                seed: int = 0) -> LayerCheckReport:
+    """Check `layer.backward` against numerical gradients of `layer.forward(*inputs)`.
+
+    Float inputs are differentiated (for a layer returning a scalar loss, only the first:
+    the rest are targets); integer arrays are labels and left alone. Runs in float64 on
+    copies of the inputs and parameters and restores the layer's attributes afterwards.
+    """
+    inputs64 = [np.array(x, dtype=np.float64) if isinstance(x, (float, int)) or
+                np.issubdtype(np.asarray(x).dtype, np.floating) else np.array(x) for x in inputs]
+    report = LayerCheckReport(type(layer).__name__, [x.shape for x in inputs64], eps, atol, rtol)
+    state = dict(vars(layer)) if hasattr(layer, "__dict__") else {}
+    try:
+        _run_check(layer, inputs64, report, np.random.default_rng(seed))
+    finally:
+        if hasattr(layer, "__dict__"):
+            vars(layer).clear()
+            vars(layer).update(state)
+    return report
+
+
+def _run_check(layer, inputs: list[np.ndarray], report: LayerCheckReport, rng) -> None:
+    # float64 copies of every float array attribute; those that survive forward are parameters
+    arrays = {name: value.astype(np.float64) for name, value in vars(layer).items()
+              if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating)}
+    for name, copy in arrays.items():
+        setattr(layer, name, copy)
+    saved_inputs = [x.copy() for x in inputs]
+    try:
+        out = layer.forward(*inputs)
+    except Exception as err:
+        report.problems.append(f"forward raised {type(err).__name__}: {err}")
+        return
+    if out is None:
+        report.problems.append("forward returned None (a missing `return out`?)")
+        return
+    if any(not np.array_equal(x, s, equal_nan=True) for x, s in zip(inputs, saved_inputs)):
+        report.problems.append("forward modified its input in place")
+        for x, s in zip(inputs, saved_inputs):
+            np.copyto(x, s)
+    kept = [name for name, copy in arrays.items() if getattr(layer, name, None) is copy]
+    params = [name for name in kept if name in _KNOWN_PARAMS or hasattr(layer, "d" + name)]
+    for name in params:  # so a gradient that backward forgets to set cannot look set
+        if hasattr(layer, "d" + name):
+            setattr(layer, "d" + name, None)
+
+    scalar_loss = np.ndim(out) == 0 and any(np.ndim(x) > 0 for x in inputs)
+    differentiable = [i for i, x in enumerate(inputs) if np.issubdtype(x.dtype, np.floating)]
+    if scalar_loss:
+        differentiable = differentiable[:1]  # a loss layer: the other inputs are targets
+    if getattr(layer, "input_grad", True) is False:
+        differentiable = []  # e.g. Affine(..., input_grad=False): declared to return no dx
+    dout = 1.0 if np.ndim(out) == 0 else rng.standard_normal(np.shape(out))
+    dout_before = np.copy(dout)
+    try:
+        grads = layer.backward(dout)
+    except Exception as err:
+        report.problems.append(f"backward raised {type(err).__name__}: {err}")
+        return
+    if not np.array_equal(dout, dout_before, equal_nan=True):
+        report.problems.append("backward modified the dout it was given (the caller may still "
+                               "need it): compute a new array instead of changing dout in place")
+    params += [name for name in kept if name not in params and hasattr(layer, "d" + name)]
+    param_grads = {name: _copy(getattr(layer, "d" + name, None)) for name in params}
+    if grads is None:
+        grads = [None] * len(differentiable)
+    grads = [_copy(g) for g in grads] if isinstance(grads, (tuple, list)) else [_copy(grads)]
+    if scalar_loss:
+        grads = grads[:1]
+    if differentiable and len(grads) != len(differentiable):
+        report.problems.append(f"backward returned {len(grads)} gradient(s) for "
+                               f"{len(differentiable)} differentiable input(s)")
+
+    def objective(_):
+        return float(np.sum(np.asarray(layer.forward(*inputs), dtype=np.float64) * dout_before))
+
+    names = _input_names(len(inputs))
+    for position, i in enumerate(differentiable):
+        analytic = grads[position] if position < len(grads) else None
+        report.results.append(_numerical_result(names[i], analytic, objective, inputs[i], report))
+    for name in params:
+        if param_grads[name] is None:
+            report.results.append(GradientResult("d" + name, False, problem=f"backward left "
+                                                 f"d{name} unset (None): assign self.d{name}"))
+        else:
+            report.results.append(_numerical_result("d" + name, param_grads[name], objective,
+                                                    getattr(layer, name), report))
+
+
+def _numerical_result(name, analytic, objective, target: np.ndarray, report) -> GradientResult:
+    try:
+        numerical = numerical_gradient(objective, target, eps=report.eps)
+    except Exception as err:
+        return GradientResult(name, False, problem=f"forward raised during numerical "
+                              f"differentiation: {type(err).__name__}: {err}")
+    return _compare(name, analytic, numerical.astype(np.float64), report.atol, report.rtol)
+
+
+def _copy(value):
+    return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
