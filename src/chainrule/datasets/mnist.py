@@ -248,27 +248,28 @@ def _read_cached(path: Path, spec: IdxFile) -> bytes:
 
 def _store(path: Path, data: bytes) -> None:
     """Write `data` atomically: a temporary file in the same directory, then os.replace,
-    so a concurrent reader sees the old file or the complete new one, never a mix."""
+    so a concurrent reader sees the old file or the complete new one, never a mix.
+
+    A cache that cannot be written (read-only, disk full) only costs a warning: the data
+    in hand is still returned."""
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        import warnings
-        warnings.warn(f"cannot cache MNIST in {path.parent}: {err}", stacklevel=3)
-        return
-    try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)   # mkstemp makes it owner-only; the cache is shared data
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    except OSError as err:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        import warnings
+        warnings.warn(f"cannot cache MNIST file {path}: {err}", RuntimeWarning, stacklevel=3)
 
 
 # ----------------------------------------------------------------------------- sources
