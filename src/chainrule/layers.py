@@ -107,7 +107,7 @@ class Relu(Layer):
 
     def backward(self, dout):
         self._check_dout(dout)
-        return np.where(self.mask, dout, 0)
+        return dout * self.mask  # the boolean mask multiplies as 0/1, keeping dout's dtype
 
 
 class Sigmoid(Layer):
@@ -195,8 +195,9 @@ class SoftmaxWithLoss(_LossLayer):
     """Softmax over the last axis then cross-entropy, averaged over the batch.
 
     Labels `t` are one-hot (same shape as x) or class indices (shape x.shape[:-1]).
-    The loss is computed as logsumexp(x) - x[t] on shifted logits, so logits of +-1e4 give
-    the exact finite value (no log(0), no +1e-7 fudge); it equals PyTorch's CrossEntropyLoss.
+    The loss uses log-softmax (x - max - log(sum(exp(x - max)))) instead of log(softmax),
+    so logits of +-1e4 give the exact finite value (no log(0), no +1e-7 fudge); it equals
+    PyTorch's CrossEntropyLoss.
     A 1-d x is one sample (batch 1), as in the book.
     """
 
@@ -204,28 +205,28 @@ class SoftmaxWithLoss(_LossLayer):
         x = _as_float(x)
         if x.ndim == 0:
             raise ValueError("SoftmaxWithLoss.forward: x must have a class axis, got a scalar")
-        t = np.asarray(t)
+        self.t = self._one_hot(np.asarray(t), x)
         shifted = x - x.max(axis=-1, keepdims=True)
         exp = np.exp(shifted)
         total = exp.sum(axis=-1, keepdims=True)
         self.y = exp / total
-        log_y = shifted - np.log(total)
+        self.batch, self.out_shape = x.size // x.shape[-1], ()
+        log_y = shifted - np.log(total)  # exact log-softmax: no log(0) for any logits
+        return -(self.t * log_y).sum() / x.dtype.type(self.batch)
+
+    @staticmethod
+    def _one_hot(t: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Labels as one-hot rows in x's dtype (an int64 one-hot must not upcast float32)."""
         if t.shape == x.shape:
-            self.t = t.astype(x.dtype, copy=False)
-            loss_sum = -(self.t * log_y).sum()
-        elif t.shape == x.shape[:-1]:
-            classes = x.shape[-1]
-            if not np.issubdtype(t.dtype, np.integer) or (t.size and (t.min() < 0 or t.max() >= classes)):
-                raise ValueError(f"SoftmaxWithLoss.forward: class-index labels must be integers "
-                                 f"in [0, {classes}), got dtype {t.dtype}")
-            self.t = np.zeros_like(self.y)
-            np.put_along_axis(self.t, t[..., None], 1, axis=-1)
-            loss_sum = -np.take_along_axis(log_y, t[..., None], axis=-1).sum()
-        else:
+            return t.astype(x.dtype, copy=False)
+        classes = x.shape[-1]
+        if t.shape != x.shape[:-1]:
             raise ValueError(f"SoftmaxWithLoss.forward: labels of shape {t.shape} fit neither "
                              f"one-hot (shape {x.shape}) nor class indices (shape {x.shape[:-1]})")
-        self.batch, self.out_shape = x.size // x.shape[-1], ()
-        return loss_sum / x.dtype.type(self.batch)
+        if t.dtype.kind not in "iu" or (t.size and (t.min() < 0 or t.max() >= classes)):
+            raise ValueError(f"SoftmaxWithLoss.forward: class-index labels must be integers "
+                             f"in [0, {classes}), got dtype {t.dtype}")
+        return np.eye(classes, dtype=x.dtype)[t]
 
 
 class IdentityWithLoss(_LossLayer):

@@ -1,0 +1,5 @@
+"""Benchmarks that time chainrule against PyTorch in one process and print the ratio.
+
+`seed`: the tutorial's full MNIST run on the book's layers (`chainrule bench seed`).
+`ops`: the autograd engine's per-op overhead (`chainrule bench ops`).
+"""
