@@ -1,0 +1,159 @@
+"""`chainrule train`: outputs, progress display, and clear errors for bad options."""
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from chainrule.cli import main
+from chainrule.datasets import MnistUnavailableError, load_mnist
+
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+HAS_TQDM = importlib.util.find_spec("tqdm") is not None
+QUICK = ["train", "--dataset", "spiral", "--iters", "30", "--train-size", "300",
+         "--test-size", "100", "--lr", "1.0"]
+
+
+@pytest.fixture(scope="module")
+def mnist_available():
+    try:
+        load_mnist()
+    except MnistUnavailableError as err:
+        pytest.skip(f"real MNIST unavailable: {str(err).splitlines()[0]}")
+
+
+class FakeTerminal(io.StringIO):
+    """A stdout that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_smoke_on_mnist_writes_history_and_plot(mnist_available, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--iters", "50", "--train-size", "500", "--test-size", "200",
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    history = json.loads((out / "history.json").read_text())
+    assert history["iters"] == 50 and len(history["loss"]) == 50
+    assert history["data"] == {"name": "mnist", "train_size": 500, "test_size": 200,
+                               "input_size": 784, "classes": 10}
+    assert history["config"]["hidden"] == 100 and history["config"]["lr"] == 0.1
+    assert (out / "curves.png").is_file() == HAS_MATPLOTLIB
+    stdout = capsys.readouterr().out
+    assert "final train accuracy" in stdout and "epoch " not in stdout   # quiet: summary only
+
+
+def test_options_reach_the_config(tmp_path):
+    out = tmp_path / "run"
+    assert main(QUICK + ["--hidden", "7", "--batch-size", "20", "--seed", "5",
+                         "--out", str(out), "--quiet"]) == 0
+    config = json.loads((out / "history.json").read_text())["config"]
+    assert (config["hidden"], config["batch_size"], config["seed"], config["lr"],
+            config["iters"], config["dataset"]) == (7, 20, 5, 1.0, 30, "spiral")
+
+
+def test_same_seed_gives_identical_history_files(tmp_path):
+    for name in ("a", "b"):
+        assert main(QUICK + ["--seed", "11", "--out", str(tmp_path / name), "--quiet"]) == 0
+    assert (tmp_path / "a" / "history.json").read_bytes() == \
+        (tmp_path / "b" / "history.json").read_bytes()
+
+
+def test_not_a_terminal_prints_epoch_lines_and_no_bar(tmp_path, capsys):
+    assert main(QUICK + ["--out", str(tmp_path / "run")]) == 0
+    stdout = capsys.readouterr().out
+    assert "epoch   0.00  iter      0  train acc" in stdout
+    assert "\r" not in stdout and "it/s" not in stdout
+    assert "final train accuracy" in stdout and "history.json" in stdout
+
+
+@pytest.mark.skipif(not HAS_TQDM, reason="needs tqdm: pip install chainrule[progress]")
+def test_terminal_gets_a_tqdm_bar(tmp_path, monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(QUICK + ["--out", str(tmp_path / "run")]) == 0
+    text = terminal.getvalue()
+    assert "30/30" in text and "loss=" in text and "train acc" in text
+
+
+def test_terminal_without_tqdm_gets_a_text_bar(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)          # import tqdm -> ImportError
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(QUICK + ["--out", str(tmp_path / "run")]) == 0
+    text = terminal.getvalue()
+    assert "\r[" + "#" * 30 + "] 30/30  loss" in text
+    assert "train acc" in text and "final train accuracy" in text
+
+
+def test_quiet_terminal_shows_no_bar(tmp_path, monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(QUICK + ["--out", str(tmp_path / "run"), "--quiet"]) == 0
+    text = terminal.getvalue()
+    assert "\r" not in text and "epoch " not in text and "final train accuracy" in text
+
+
+def test_without_matplotlib_the_plot_is_skipped_with_a_note(tmp_path, monkeypatch, capsys):
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)
+    out = tmp_path / "run"
+    assert main(QUICK + ["--out", str(out), "--quiet"]) == 0
+    assert (out / "history.json").is_file() and not (out / "curves.png").exists()
+    assert "pip install chainrule[plot]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--batch-size", "0", "argument --batch-size: must be a positive integer, got 0"),
+    ("--iters", "ten", "argument --iters: must be a positive integer, got 'ten'"),
+    ("--lr", "-0.1", "argument --lr: must be a positive finite number, got -0.1"),
+    ("--lr", "inf", "argument --lr: must be a positive finite number, got inf"),
+    ("--hidden", "0", "argument --hidden: must be a positive integer"),
+    ("--train-size", "-3", "argument --train-size: must be a positive integer"),
+    ("--seed", "-1", "argument --seed: must be a non-negative integer"),
+    ("--api", "torch", "argument --api: invalid choice: 'torch'"),
+])
+def test_bad_options_are_clear_errors(option, value, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", option, value])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_subset_larger_than_mnist_is_a_clear_error(mnist_available, tmp_path, capsys):
+    code = main(["train", "--train-size", "70000", "--iters", "1", "--quiet",
+                 "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert "--train-size 70000 is larger than the 60000 train samples" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_unavailable_mnist_exits_1_with_the_loader_report(tmp_path, monkeypatch, capsys):
+    def unavailable(**kwargs):
+        raise MnistUnavailableError("MNIST could not be loaded. Tried, in order: ...")
+
+    monkeypatch.setattr("chainrule.datasets.load_mnist", unavailable)
+    assert main(["train", "--iters", "1", "--out", str(tmp_path / "run")]) == 1
+    assert "MNIST could not be loaded" in capsys.readouterr().err
+
+
+def test_importing_the_command_stays_light():
+    code = "import sys, chainrule.cli.train; print('numpy' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--hidden", "--lr", "--batch-size", "--iters", "--seed", "--out",
+                   "--quiet", "--train-size", "--test-size", "--api", "--dataset"):
+        assert option in text
