@@ -56,6 +56,12 @@ def fmt_array(a: Any, decimals: int = 4, max_elements: int = 6) -> str:
             f"norm {fmt_number(np.linalg.norm(af), decimals)}")
 
 
+def _factor(x: float, decimals: int) -> str:
+    """A factor in a product: negative numbers in parentheses, as written by hand."""
+    text = fmt_number(x, decimals)
+    return f"({text})" if text.startswith("-") else text
+
+
 def _shape_text(shape: tuple) -> str:
     return "×".join(str(n) for n in shape) if shape else "scalar"
 
@@ -402,15 +408,20 @@ class Explanation:
                     for c in chains)
                 numeric = " + ".join(
                     ("(" if len(chains) > 1 else "")
-                    + " × ".join(fmt_number(f, d) for f in c.factors)
+                    + " × ".join(_factor(f, d) for f in c.factors)
                     + (")" if len(chains) > 1 else "") for c in chains)
+                total = float(np.asarray(w.gradient).reshape(-1)[idx])
+                if len(chains) == 1:
+                    one = f"  {lhs} = {symbolic} = {numeric} = {fmt_number(total, d)}"
+                    if len(one) <= ONE_LINE:
+                        lines.append(one)
+                        continue
                 pad = " " * (len(lhs) + 2)
                 lines.append(f"  {lhs} = {symbolic}")
                 lines.append(f"  {pad} = {numeric}")
                 if len(chains) > 1:
                     lines.append(f"  {pad} = " + " + ".join(fmt_number(c.product, d)
                                                           for c in chains))
-                total = float(np.asarray(w.gradient).reshape(-1)[idx])
                 lines.append(f"  {pad} = {fmt_number(total, d)}")
         elif w.paths:
             for k, p in enumerate(w.paths, 1):
@@ -472,6 +483,7 @@ class Explanation:
 
 # ---- explain --------------------------------------------------------------------------
 
+ONE_LINE = 100           # a single-path chain is written on one line up to this width
 MAX_CHAINS = 48          # element-level chains listed before falling back to path sums
 MAX_PATHS = 32           # tensor-level paths listed in the aggregated form
 MAX_JACOBIAN = 4096      # entries of a local Jacobian built for element-level chains
