@@ -1,0 +1,17 @@
+"""chainrule.nn: PyTorch-shaped modules, losses and initialisers on the autograd engine.
+
+    from chainrule import nn
+    model = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
+    loss = nn.CrossEntropyLoss()(model(x), t)
+"""
+from chainrule.nn import functional, init
+from chainrule.nn.layers import (BatchNorm1d, Dropout, Flatten, Identity, Linear, LogSoftmax,
+                                 ReLU, Sigmoid, Softmax, Tanh)
+from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from chainrule.nn.module import Module, ModuleList, Parameter, Sequential, StateDictError
+
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "StateDictError",
+           "Identity", "Linear", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten",
+           "Dropout", "BatchNorm1d",
+           "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
+           "functional", "init"]

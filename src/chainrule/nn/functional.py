@@ -1,0 +1,320 @@
+"""nn.functional: activations, linear, dropout, batch norm and losses as functions
+(PyTorch's names and conventions: class axis 1, `reduction="mean"|"sum"|"none"`).
+
+The two binary cross-entropies are fused primitives with their VJP and JVP rules side by
+side (as in `chainrule.ops`): BCE clamps its logs at -100 and divides its gradient by
+max(p(1-p), 1e-12) exactly as PyTorch does, so p of exactly 0 or 1 gives PyTorch's finite
+numbers; BCE-with-logits uses max(x,0) - x*y + log1p(exp(-|x|)), finite for any logit.
+The rules take arrays or Tensors (see `chainrule.ops.generic`), so second derivatives work.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule import ops
+from chainrule.engine import Primitive, Tensor, apply, as_tensor
+from chainrule.ops.elementwise import _sigmoid
+
+__all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "flatten",
+           "dropout", "batch_norm", "mse_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "cross_entropy"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(name: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
+    if reduction == "mean":
+        return losses.mean() if losses.size else np.asarray(np.nan, dtype=losses.dtype)
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+def _reduce_rule(g, per_element, reduction: str, shape: tuple):
+    """Chain an upstream gradient through the reduction: spread, scale by 1/n for mean."""
+    if reduction == "none":
+        return g * per_element
+    if reduction == "mean":
+        n = int(np.prod(shape)) or 1
+        return per_element * (g / n)
+    return per_element * g
+
+
+def _is_t(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def _maximum(a, c: float):
+    return ops.maximum(a, c) if _is_t(a) else np.maximum(a, c)
+
+
+def _sig(x):
+    return x.sigmoid() if _is_t(x) else _sigmoid(x)
+
+
+# ---- binary cross-entropy on probabilities ------------------------------------------------
+_BCE_EPS = 1e-12  # PyTorch's floor on p(1-p) in BCE's backward
+
+
+def _bce_forward(p, target, weight, reduction):
+    with np.errstate(divide="ignore"):
+        log_p = np.maximum(np.log(p), -100)
+        log_1mp = np.maximum(np.log(1 - p), -100)
+    losses = -(target * log_p + (1 - target) * log_1mp)
+    if weight is not None:
+        losses = losses * weight
+    return _reduce(losses, reduction)
+
+
+def _bce_dp(p, target, weight):
+    """d loss_i / d p_i as PyTorch computes it: (p - y) / max(p(1-p), 1e-12)."""
+    d = (p - target) / _maximum((1 - p) * p, _BCE_EPS)
+    return d if weight is None else d * weight
+
+
+BINARY_CROSS_ENTROPY = Primitive(
+    "binary_cross_entropy", _bce_forward,
+    vjps=(lambda g, out, p, target, weight, reduction:
+          _reduce_rule(g, _bce_dp(p, target, weight), reduction, p.shape),),
+    jvps=(lambda t, out, p, target, weight, reduction:
+          _reduce(t * _bce_dp(p, target, weight), reduction),))
+
+
+# ---- binary cross-entropy on logits -------------------------------------------------------
+def _bcel_forward(x, target, weight, pos_weight, reduction):
+    softplus_neg = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)   # log(1 + e^-x)
+    if pos_weight is None:
+        losses = (1 - target) * x + softplus_neg
+    else:
+        losses = (1 - target) * x + ((pos_weight - 1) * target + 1) * softplus_neg
+    if weight is not None:
+        losses = losses * weight
+    return _reduce(losses, reduction)
+
+
+def _bcel_dx(x, target, weight, pos_weight):
+    """d loss_i / d x_i = sigmoid(x) - y, or (1-y) - (1 + (pw-1)y) sigmoid(-x) with pos_weight."""
+    s = _sig(x)
+    if pos_weight is None:
+        d = s - target
+    else:
+        d = (1 - target) - ((pos_weight - 1) * target + 1) * (1 - s)
+    return d if weight is None else d * weight
+
+
+BINARY_CROSS_ENTROPY_WITH_LOGITS = Primitive(
+    "binary_cross_entropy_with_logits", _bcel_forward,
+    vjps=(lambda g, out, x, target, weight, pos_weight, reduction:
+          _reduce_rule(g, _bcel_dx(x, target, weight, pos_weight), reduction, x.shape),),
+    jvps=(lambda t, out, x, target, weight, pos_weight, reduction:
+          _reduce(t * _bcel_dx(x, target, weight, pos_weight), reduction),))
+
+
+def _const(name: str, what: str, value: Any, like: Tensor, shape: tuple | None = None):
+    """A constant operand (target, weight) as an array of the input's dtype, checked to
+    broadcast to the input's shape. Constants get no gradient."""
+    if value is None:
+        return None
+    arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: {what} must be numeric, got dtype {arr.dtype}")
+    arr = arr.astype(like.dtype, copy=False)
+    shape = like.shape if shape is None else shape
+    try:
+        if np.broadcast_shapes(arr.shape, like.shape) != like.shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{name}: {what} of shape {arr.shape} does not broadcast to the "
+                         f"input's shape {like.shape}") from None
+    return arr
+
+
+def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
+                         reduction: str = "mean") -> Tensor:
+    """-(y log p + (1-y) log(1-p)) with each log clamped at -100 (PyTorch's BCELoss).
+    The target (and weight) get no gradient."""
+    _check_reduction("binary_cross_entropy", reduction)
+    p = as_tensor(input)
+    if p.dtype.kind != "f":
+        raise TypeError(f"binary_cross_entropy: input must be floating point, got {p.dtype}")
+    y = _const("binary_cross_entropy", "target", target, p)
+    if y.shape != p.shape:
+        raise ValueError(f"binary_cross_entropy: target shape {y.shape} must equal the "
+                         f"input shape {p.shape}")
+    if p.size and not (np.all(p.data >= 0) and np.all(p.data <= 1)):
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 "
+                         "and 1 (apply a sigmoid first, or use binary_cross_entropy_with_logits)")
+    w = _const("binary_cross_entropy", "weight", weight, p)
+    return apply(BINARY_CROSS_ENTROPY, (p,),
+                 {"target": y, "weight": w, "reduction": reduction})
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+    """BCE of sigmoid(input) computed from the logits, stable for any logit; `pos_weight`
+    multiplies the positive term (PyTorch's BCEWithLogitsLoss). Target gets no gradient."""
+    name = "binary_cross_entropy_with_logits"
+    _check_reduction(name, reduction)
+    x = as_tensor(input)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be floating point, got {x.dtype}")
+    y = _const(name, "target", target, x)
+    if y.shape != x.shape:
+        raise ValueError(f"{name}: target shape {y.shape} must equal the input shape {x.shape}")
+    return apply(BINARY_CROSS_ENTROPY_WITH_LOGITS, (x,),
+                 {"target": y, "weight": _const(name, "weight", weight, x),
+                  "pos_weight": _const(name, "pos_weight", pos_weight, x),
+                  "reduction": reduction})
+
+
+def cross_entropy(input: Any, target: Any, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy of logits (N, C) or (C,) or (N, C, d...) — classes on axis 1 as
+    in PyTorch — against class indices or class probabilities. Fused and stable."""
+    _check_reduction("cross_entropy", reduction)
+    x = as_tensor(input)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], "
+                         f"got {label_smoothing}")
+    if x.ndim > 2:  # (N, C, d...) -> (N, d..., C): the fused op wants classes last
+        axes = (0,) + tuple(range(2, x.ndim)) + (1,)
+        x = x.transpose(*axes)
+        if t.dtype.kind == "f":
+            t = np.transpose(t, axes)
+    if label_smoothing and x.ndim >= 1:
+        c = x.shape[-1]
+        if t.dtype.kind in "iu":
+            if t.shape != x.shape[:-1]:
+                raise ValueError(f"cross_entropy: class-index target has shape {t.shape}, "
+                                 f"expected {x.shape[:-1]}")
+            onehot = np.zeros(x.shape, dtype=x.dtype)
+            np.put_along_axis(onehot, t[..., None].astype(np.intp), 1, axis=-1)
+            t = onehot
+        t = t * (1 - label_smoothing) + label_smoothing / c
+    return ops.softmax_cross_entropy(x, t, reduction)
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """(input - target)^2, reduced; both sides get gradients (as PyTorch)."""
+    _check_reduction("mse_loss", reduction)
+    a = as_tensor(input)
+    b = target if isinstance(target, Tensor) else as_tensor(np.asarray(target, dtype=a.dtype))
+    if a.shape != b.shape:
+        raise ValueError(f"mse_loss: input shape {a.shape} and target shape {b.shape} differ "
+                         f"(PyTorch would broadcast with a warning; reshape one of them)")
+    d = a - b
+    sq = d * d
+    if reduction == "mean":
+        return sq.mean()
+    return sq.sum() if reduction == "sum" else sq
+
+
+# ---- activations and layers ---------------------------------------------------------------
+def relu(x: Any) -> Tensor:
+    return ops.relu(x)
+
+
+def sigmoid(x: Any) -> Tensor:
+    return ops.sigmoid(x)
+
+
+def tanh(x: Any) -> Tensor:
+    return ops.tanh(x)
+
+
+def softmax(x: Any, dim: int = -1) -> Tensor:
+    return ops.softmax(x, dim)
+
+
+def log_softmax(x: Any, dim: int = -1) -> Tensor:
+    return ops.log_softmax(x, dim)
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x @ weight.T + bias (weight is (out_features, in_features))."""
+    return ops.linear(x, weight, bias)
+
+
+def flatten(x: Any, start_dim: int = 1, end_dim: int = -1) -> Tensor:
+    x = as_tensor(x)
+    nd = x.ndim
+    s, e = start_dim % nd if nd else 0, end_dim % nd if nd else 0
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                         f"for a tensor of shape {x.shape}")
+    shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:]
+    return x.reshape(shape)
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True,
+            generator: np.random.Generator | None = None) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (inverted
+    dropout, so eval needs no rescaling); the identity when not training or p == 0."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, got {p}")
+    x = as_tensor(x)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * np.zeros(x.shape, dtype=x.dtype)
+    if generator is None:
+        from chainrule.random import get_rng
+        generator = get_rng()
+    keep = generator.random(x.shape, dtype=np.float32) >= p
+    mask = keep.astype(x.dtype)
+    mask *= 1.0 / (1.0 - p)
+    return x * mask
+
+
+def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray | None,
+               weight: Any = None, bias: Any = None, training: bool = False,
+               momentum: float | None = 0.1, eps: float = 1e-5,
+               num_batches_tracked: np.ndarray | None = None) -> Tensor:
+    """Normalise over the batch (and length) axes of (N, C) or (N, C, L) input.
+
+    Training (or no running stats): batch mean and biased variance normalise, and the
+    running stats (arrays, updated in place) move by PyTorch's rule
+    running = (1 - momentum) * running + momentum * batch, with the UNBIASED variance;
+    momentum=None gives the cumulative average. Eval: the running stats normalise."""
+    x = as_tensor(x)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch_norm: expected 2-d (N, C) or 3-d (N, C, L) input, "
+                         f"got shape {x.shape}")
+    axes = (0,) if x.ndim == 2 else (0, 2)
+    bshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    use_batch = training or running_mean is None
+    if use_batch:
+        n = x.size // x.shape[1]
+        if training and n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                             f"training, got input of shape {x.shape}")
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = (xc * xc).mean(axis=axes, keepdims=True)
+        y = xc / (var + eps).sqrt()
+        if training and running_mean is not None:
+            if num_batches_tracked is not None:
+                num_batches_tracked += 1
+            m = (1.0 / float(num_batches_tracked)) if momentum is None else momentum
+            batch_var = var.data.reshape(-1) * (n / (n - 1))
+            running_mean *= 1 - m
+            running_mean += m * mean.data.reshape(-1)
+            running_var *= 1 - m
+            running_var += m * batch_var.astype(running_var.dtype, copy=False)
+    else:
+        rm = running_mean.reshape(bshape)
+        rv = running_var.reshape(bshape)
+        y = (x - rm) * (1.0 / np.sqrt(rv + eps)).astype(x.dtype, copy=False)
+    if weight is not None:
+        y = y * as_tensor(weight).reshape(bshape)
+    if bias is not None:
+        y = y + as_tensor(bias).reshape(bshape)
+    return y
