@@ -18,7 +18,7 @@ from chainrule import ops
 from chainrule.engine import Tensor, tensor
 from chainrule.glassbox.explain import Explanation, explain, fmt_number, text_table
 
-__all__ = ["WorkedExample", "worked_example", "build_network", "INITIAL", "TUTORIAL", "NAMES"]
+__all__ = ["WorkedExample", "worked_example", "build_network", "network", "INITIAL", "TUTORIAL", "NAMES"]
 
 X, Y = [[1.0, 1.0]], [[0.0]]
 INITIAL = {
@@ -179,16 +179,24 @@ class WorkedExample:
         ]
 
 
-def worked_example(lr: float = 1.0, decimals: int = 4) -> WorkedExample:
-    """Run the worked example with chainrule's engine (float64) and derive every number."""
+def network() -> tuple[dict[str, Tensor], dict[str, Tensor], dict[Tensor, Any]]:
+    """The worked example's graph in float64: (parameters, tensors incl. x, y and every
+    intermediate, names in the tutorial's notation for explain and viz)."""
     params = {k: tensor(np.array(v, dtype=np.float64), requires_grad=True)
               for k, v in INITIAL.items()}
     x = tensor(np.array(X, dtype=np.float64))
     y = tensor(np.array(Y, dtype=np.float64))
     t = build_network(params, x, y)
+    t.update(x=x, y=y)
     names = {params[k]: v for k, v in NAMES.items()}
     names.update({t["z"]: ("z", ["z1", "z2"]), t["σ"]: ("σ", ["σ1", "σ2"]), t["z3"]: "z3",
-                  t["σ3"]: "σ3", t["L"]: "L", x: ("x", ["x1", "x2"])})
+                  t["σ3"]: "σ3", t["L"]: "L", x: ("x", ["x1", "x2"]), y: "y"})
+    return params, t, names
+
+
+def worked_example(lr: float = 1.0, decimals: int = 4) -> WorkedExample:
+    """Run the worked example with chainrule's engine (float64) and derive every number."""
+    params, t, names = network()
     order = ["layer2.weight", "layer2.bias", "layer1.weight", "layer1.bias"]
     exp = explain(t["L"], wrt=[params[k] for k in order], names=names, decimals=decimals)
 

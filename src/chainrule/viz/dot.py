@@ -1,0 +1,197 @@
+"""Computational graphs as Graphviz DOT, drawn the way the tutorials draw them.
+
+Operations are nodes; every tensor travels on an edge labelled with its name, its forward
+value above and, in red beneath, the gradient that flows back along that edge. Leaves that
+require grad (parameters) are shaded boxes, constants plain text, the output a double
+circle. Gradients come from a backward pass that `to_dot` runs itself on the retained
+graph, with nothing accumulated into any `.grad`: each edge shows the gradient its
+consumer sends back along it (so a tensor used twice shows both contributions, and its
+node the total).
+"""
+from __future__ import annotations
+
+import html
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chainrule.engine import Tensor, backward_pass
+from chainrule.glassbox.explain import GraphNames, fmt_array, fmt_number, graph_nodes
+from chainrule.ops.generic import sum_to
+
+__all__ = ["Dot", "to_dot", "render", "GraphvizNotFound", "FORMATS", "dot_available"]
+
+FORMATS = ("svg", "png", "pdf", "dot")
+GRAD_COLOR = "#c0392b"
+PARAM_COLOR = "#d6eaf8"
+
+SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "neg": "−x", "pow": "xᵖ",
+           "matmul": "@", "exp": "exp", "log": "log", "sqrt": "√", "abs": "|x|",
+           "sin": "sin", "cos": "cos", "tanh": "tanh", "sigmoid": "σ", "relu": "ReLU",
+           "sum": "Σ", "mean": "mean", "max": "max", "min": "min", "clip": "clip",
+           "linear": "linear", "softmax": "softmax", "log_softmax": "log softmax",
+           "softmax_cross_entropy": "softmax + CE", "logsumexp": "logsumexp"}
+
+
+class GraphvizNotFound(RuntimeError):
+    """Graphviz's `dot` program is not on PATH."""
+
+
+def dot_available() -> bool:
+    return shutil.which("dot") is not None
+
+
+class Dot:
+    """DOT source (`.source`, `str()`), rendered to SVG in Jupyter when `dot` exists."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def __str__(self) -> str:
+        return self.source
+
+    def __repr__(self) -> str:
+        return f"<Dot graph, {self.source.count('->')} edges; .source has the DOT text>"
+
+    def pipe(self, fmt: str = "svg") -> bytes:
+        """The graph rendered by Graphviz to `fmt` bytes."""
+        return _run_dot(self.source, fmt)
+
+    def render(self, path: str | Path) -> Path:
+        return render(self, path)
+
+    def _repr_svg_(self) -> str | None:
+        if not dot_available():
+            return None
+        return self.pipe("svg").decode("utf-8")
+
+
+def _run_dot(source: str, fmt: str) -> bytes:
+    exe = shutil.which("dot")
+    if exe is None:
+        raise GraphvizNotFound("Graphviz's `dot` is not installed (apt-get install graphviz, "
+                               "brew install graphviz or https://graphviz.org/download)")
+    done = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"),
+                          capture_output=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"dot failed: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
+def render(graph: Dot | str, path: str | Path) -> Path:
+    """Write `graph` to `path`; the extension picks the format (.svg .png .pdf via
+    Graphviz's `dot`, .dot for the source itself). Raises GraphvizNotFound without dot."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"render: unknown extension {path.suffix or '(none)'!r}; "
+                         f"use one of {', '.join('.' + f for f in FORMATS)}")
+    source = graph.source if isinstance(graph, Dot) else str(graph)
+    if fmt == "dot":
+        path.write_text(source, encoding="utf-8")
+    else:
+        path.write_bytes(_run_dot(source, fmt))
+    return path
+
+
+def _edge_grads(output: Tensor) -> tuple[dict, dict]:
+    """Per-edge gradients {(id(node), i): g} and per-tensor totals {id(t): g}, from one
+    retained backward pass that accumulates nothing into `.grad`."""
+    edges: dict[tuple[int, int], np.ndarray] = {}
+    totals: dict[int, np.ndarray] = {id(output): np.ones_like(output.data)}
+
+    def on_node(node, g, in_grads):
+        totals[id(node)] = np.asarray(g)
+        for i, (p, gi) in enumerate(zip(node.inputs, in_grads)):
+            if gi is not None:
+                edges[(id(node), i)] = np.asarray(sum_to(np.asarray(gi), p.shape))
+
+    leaves = [t for t in graph_nodes(output) if t.op is None and t.requires_grad]
+    found = backward_pass([output], [np.ones_like(output.data)], retain_graph=True,
+                          inputs=leaves, on_node=on_node)
+    for t, g in zip(leaves, found):
+        totals[id(t)] = np.zeros_like(t.data) if g is None else np.asarray(g)
+    return edges, totals
+
+
+def to_dot(output: Tensor, names: Any = None, show_grad: bool = True, decimals: int = 4,
+           max_elements: int = 4, rankdir: str = "LR") -> Dot:
+    """The computational graph of `output` as DOT: operation nodes, named edges with the
+    forward value above and (show_grad) the backward gradient below in red. Tensors with
+    more than `max_elements` elements show their shape (and the gradient's norm)."""
+    if not isinstance(output, Tensor):
+        raise TypeError(f"to_dot: expected a Tensor, got {type(output).__name__}")
+    nodes = graph_nodes(output)
+    namer = GraphNames(nodes, names, output)
+    if show_grad and output.requires_grad:
+        edges, totals = _edge_grads(output)
+    else:
+        edges, totals = {}, {}
+    ids = {id(t): f"n{k}" for k, t in enumerate(nodes)}
+
+    def value(a: np.ndarray) -> str:
+        if a.size > max_elements:
+            return f"({'×'.join(map(str, a.shape))})"
+        return fmt_array(a, decimals, max_elements)
+
+    def grad(g: np.ndarray | None) -> str:
+        if g is None:
+            return ""
+        if g.size > max_elements:
+            return f"norm {fmt_number(np.linalg.norm(g.astype(np.float64)), decimals)}"
+        return fmt_array(g, decimals, max_elements)
+
+    def label(*lines: tuple[str, str | None]) -> str:
+        parts = []
+        for text, color in lines:
+            if not text:
+                continue
+            esc = html.escape(text)
+            parts.append(f'<FONT COLOR="{color}">{esc}</FONT>' if color else esc)
+        return "<" + "<BR/>".join(parts) + ">"
+
+    out = [f"digraph chainrule {{",
+           f'  rankdir={rankdir}; nodesep=0.4; ranksep=0.6;',
+           '  node [fontname="Helvetica", fontsize=11];',
+           '  edge [fontname="Helvetica", fontsize=10];']
+    for t in nodes:
+        nid, name = ids[id(t)], namer(t)
+        if t.op is not None:
+            sym = SYMBOLS.get(t.op, t.op)
+            if t.op == "pow" and "p" in (t._attrs or {}):
+                sym = f"x^{t._attrs['p']:g}"
+            out.append(f'  {nid} [shape=circle, label={label((sym, None))}, '
+                       f'tooltip="{html.escape(name)} = {t.op}(…)"];')
+        elif t.requires_grad:
+            lines = [(name, None), (value(t.data), None)]
+            if show_grad and id(t) in totals:
+                lines.append((grad(totals[id(t)]), GRAD_COLOR))
+            out.append(f'  {nid} [shape=box, style="rounded,filled", fillcolor="{PARAM_COLOR}",'
+                       f' label={label(*lines)}, tooltip="parameter (requires grad)"];')
+        else:
+            auto = t.size == 1 and name == f"{float(t.data.reshape(())):g}"
+            text = name if auto else f"{name} = {value(t.data)}"
+            out.append(f'  {nid} [shape=plaintext, fontcolor="#555555", '
+                       f'label={label((text, None))}];')
+    for t in nodes:
+        for i, p in enumerate(t.inputs):
+            lines = []
+            if p.op is not None:  # a leaf's box already shows its name and value
+                lines += [(namer(p), None), (value(p.data), None)]
+            if show_grad and p.requires_grad:
+                lines.append((grad(edges.get((id(t), i))), GRAD_COLOR))
+            attrs = f" [label={label(*lines)}]" if any(text for text, _ in lines) else ""
+            out.append(f"  {ids[id(p)]} -> {ids[id(t)]}{attrs};")
+    if output.op is not None:
+        lines = [(namer(output), None), (value(output.data), None)]
+        if show_grad and output.requires_grad:
+            lines.append((grad(np.ones_like(output.data)), GRAD_COLOR))
+        out.append(f'  out [shape=doublecircle, label={label((namer(output), None))}];')
+        out.append(f"  {ids[id(output)]} -> out [label={label(*lines[1:])}];")
+    if show_grad and output.requires_grad:
+        out.append(f'  legend [shape=plaintext, label={label(("edge: value", None), ("gradient ∂" + namer(output) + "/∂edge", GRAD_COLOR))}];')
+    out.append("}")
+    return Dot("\n".join(out) + "\n")
