@@ -1,0 +1,287 @@
+"""The training loop on the autograd face: the tutorial's MNIST experiment with
+`chainrule.nn` + `chainrule.optim` (what `chainrule train --api autograd` runs).
+
+It mirrors `chainrule.training.train_book` — the same data, minibatches drawn with
+replacement from a generator seeded by `config.seed`, accuracy on the full sets before
+training, after every epoch and at the end, the same history dict — with an MLP of
+`nn.Linear` + `nn.ReLU` layers (784 -> hidden... -> 10, PyTorch's default init),
+CrossEntropyLoss on class indices and a choice of optimizer, float32 end to end.
+
+Checkpoints (`config.checkpoint`) are one safetensors file: model and optimizer arrays as
+tensors, and the iteration, optimizer scalars, generator states, config and history so
+far as JSON in the metadata. Resuming (`config.resume`) continues exactly where the run
+stopped: the result equals an uninterrupted run with the same seed, bit for bit.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from chainrule import nn, optim
+from chainrule.engine import as_tensor, no_grad
+from chainrule.serialization import load, load_metadata, save
+from chainrule.training import (TRAINERS, Data, OnEval, OnIter, TrainConfig, _check_data,
+                                _new_history, load_data)
+
+__all__ = ["AutogradConfig", "train_autograd", "build_mlp", "make_optimizer", "accuracy",
+           "save_checkpoint", "load_checkpoint", "OPTIMIZERS"]
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+CHECKPOINT_FORMAT = "chainrule-autograd-checkpoint-1"
+# config fields that must agree between a checkpoint and the run resuming it
+_RESUME_FIELDS = ("dataset", "hidden", "lr", "batch_size", "seed", "train_size", "test_size",
+                  "dtype", "optimizer")
+
+
+@dataclass
+class AutogradConfig(TrainConfig):
+    """TrainConfig plus the autograd face's options: `hidden` may be a list (a deeper MLP),
+    `optimizer` one of OPTIMIZERS (momentum 0.9 for momentum/nesterov), and checkpointing:
+    write `checkpoint` every `checkpoint_every` iterations (None: after every epoch) and at
+    the end; `resume` continues from a checkpoint file."""
+    api: str = "autograd"
+    hidden: Any = 100
+    optimizer: str = "sgd"
+    checkpoint: str | None = None
+    checkpoint_every: int | None = None
+    resume: str | None = None
+
+    def __post_init__(self) -> None:
+        sizes = list(self.hidden) if isinstance(self.hidden, (list, tuple)) else [self.hidden]
+        if not sizes:
+            raise ValueError("AutogradConfig.hidden must name at least one hidden size")
+        for s in sizes:
+            if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+                raise ValueError(f"AutogradConfig.hidden sizes must be positive integers, "
+                                 f"got {self.hidden!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"AutogradConfig.optimizer must be one of {list(OPTIMIZERS)}, "
+                             f"got {self.optimizer!r}")
+        every = self.checkpoint_every
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int)
+                                  or every < 1):
+            raise ValueError(f"AutogradConfig.checkpoint_every must be a positive integer or "
+                             f"None, got {every!r}")
+        hidden = self.hidden
+        self.hidden = int(sizes[0])            # the shared checks expect one int
+        try:
+            super().__post_init__()
+        finally:
+            self.hidden = [int(s) for s in sizes] if isinstance(hidden, (list, tuple)) \
+                else int(hidden)
+
+    @property
+    def hidden_sizes(self) -> list[int]:
+        return list(self.hidden) if isinstance(self.hidden, list) else [self.hidden]
+
+
+def build_mlp(input_size: int, hidden: list[int], classes: int,
+              dtype: Any = np.float32) -> nn.Sequential:
+    """Linear -> ReLU -> ... -> Linear, PyTorch's default initialisation."""
+    layers: list[nn.Module] = []
+    sizes = [input_size, *hidden]
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(n_in, n_out, dtype=dtype), nn.ReLU()]
+    layers.append(nn.Linear(sizes[-1], classes, dtype=dtype))
+    return nn.Sequential(*layers)
+
+
+def make_optimizer(name: str, params: Any, lr: float) -> optim.Optimizer:
+    """The optimizer a config names; "momentum"/"nesterov" are SGD with momentum 0.9."""
+    if name == "sgd":
+        return optim.SGD(params, lr=lr)
+    if name == "momentum":
+        return optim.SGD(params, lr=lr, momentum=0.9)
+    if name == "nesterov":
+        return optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
+    if name == "adagrad":
+        return optim.Adagrad(params, lr=lr)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr)
+    if name == "adam":
+        return optim.Adam(params, lr=lr)
+    raise ValueError(f"unknown optimizer {name!r}; choose from {list(OPTIMIZERS)}")
+
+
+def accuracy(model: nn.Module, x: np.ndarray, t: np.ndarray, batch: int = 10000) -> float:
+    """Fraction of rows whose largest logit is the label, in big batches without a graph."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    with no_grad():
+        for i in range(0, len(x), batch):
+            logits = model(as_tensor(x[i:i + batch])).data
+            correct += int((logits.argmax(axis=1) == t[i:i + batch]).sum())
+    model.train(was_training)
+    return correct / len(x)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def save_checkpoint(path: str, model: nn.Module, optimizer: optim.Optimizer, iteration: int,
+                    rng: np.random.Generator, history: dict[str, Any]) -> None:
+    """Model + optimizer + iteration + generator states + history in one safetensors file
+    (written atomically)."""
+    from chainrule.random import get_rng
+    tensors: dict[str, Any] = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt_state = optimizer.state_dict()
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, state in opt_state["state"].items():
+        for key, value in state.items():
+            if isinstance(value, np.ndarray):
+                tensors[f"optimizer.state.{idx}.{key}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    history = {k: v for k, v in history.items() if k != "seconds"}
+    metadata = {
+        "format": CHECKPOINT_FORMAT,
+        "iteration": str(iteration),
+        "optimizer": json.dumps({"type": type(optimizer).__name__,
+                                 "param_groups": opt_state["param_groups"],
+                                 "scalars": scalars}),
+        "rng": json.dumps(rng.bit_generator.state),
+        "global_rng": json.dumps(get_rng().bit_generator.state),
+        "history": json.dumps(history),
+    }
+    save(tensors, path, metadata=metadata)
+
+
+def load_checkpoint(path: str) -> dict[str, Any]:
+    """{"model": state dict, "optimizer": {"type", "state_dict"}, "iteration", "rng",
+    "global_rng", "history"} from a file written by save_checkpoint."""
+    meta = load_metadata(path)
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a chainrule autograd training checkpoint "
+                         f"(format {meta.get('format')!r})")
+    tensors = load(path)
+    model_sd = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    opt_meta = json.loads(meta["optimizer"])
+    state: dict[int, dict[str, Any]] = {}
+    for idx, scalars in opt_meta["scalars"].items():
+        state.setdefault(int(idx), {}).update(scalars)
+    for key, value in tensors.items():
+        if key.startswith("optimizer.state."):
+            idx, name = key[len("optimizer.state."):].split(".", 1)
+            state.setdefault(int(idx), {})[name] = value.data
+    for group in opt_meta["param_groups"]:
+        if "betas" in group:
+            group["betas"] = tuple(group["betas"])
+    return {"model": model_sd, "iteration": int(meta["iteration"]),
+            "optimizer": {"type": opt_meta["type"],
+                          "state_dict": {"state": state, "param_groups": opt_meta["param_groups"]}},
+            "rng": json.loads(meta["rng"]), "global_rng": json.loads(meta["global_rng"]),
+            "history": json.loads(meta["history"])}
+
+
+# ----------------------------------------------------------------------------- training
+
+def train_autograd(config: TrainConfig, data: Data | None = None, *,
+                   on_iter: OnIter | None = None, on_eval: OnEval | None = None) -> dict[str, Any]:
+    """Train the MLP the config describes and return the history (as train_book does).
+
+    A plain TrainConfig is accepted too (plain SGD, one hidden layer, no checkpoints)."""
+    from chainrule.random import manual_seed
+
+    if not isinstance(config, AutogradConfig):
+        config = AutogradConfig(**{**asdict(config), "api": "autograd"})
+    (x_train, t_train), (x_test, t_test) = data if data is not None else load_data(config)
+    dtype = np.dtype(config.dtype)
+    _check_data(x_train, t_train, x_test, t_test, dtype)
+    classes = int(max(t_train.max(), t_test.max())) + 1
+
+    manual_seed(config.seed)                       # the initial weights
+    model = build_mlp(x_train.shape[1], config.hidden_sizes, classes, dtype)
+    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr)
+    loss_fn = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(config.seed)       # the minibatches
+
+    train_size = x_train.shape[0]
+    iter_per_epoch = max(train_size / config.batch_size, 1)
+    history = _new_history(config, x_train, x_test, classes, iter_per_epoch)
+    start_iter = 0
+    if config.resume is not None:
+        start_iter, history = _resume(config, model, optimizer, rng, history)
+
+    def evaluate(done: int) -> None:
+        record = {"iter": done, "epoch": done / iter_per_epoch,
+                  "train_acc": accuracy(model, x_train, t_train),
+                  "test_acc": accuracy(model, x_test, t_test)}
+        history["eval_iters"].append(record["iter"])
+        history["epochs"].append(record["epoch"])
+        history["train_acc"].append(record["train_acc"])
+        history["test_acc"].append(record["test_acc"])
+        if on_eval is not None:
+            on_eval(record)
+
+    params = list(model.parameters())
+    start = time.perf_counter()
+    if start_iter == 0:
+        evaluate(0)
+    for i in range(start_iter, config.iters):
+        batch_mask = rng.choice(train_size, config.batch_size)
+        loss = loss_fn(model(as_tensor(x_train[batch_mask])), t_train[batch_mask])
+        optimizer.zero_grad()
+        loss.backward()
+        if i == start_iter:
+            for p in params:
+                if p.grad.dtype != p.dtype:
+                    raise TypeError(f"a gradient is {p.grad.dtype} but its parameter is "
+                                    f"{p.dtype}: something in backward upcast it")
+        optimizer.step()
+
+        done = i + 1
+        value = float(loss.data)
+        history["loss"].append(value)
+        if on_iter is not None:
+            on_iter(done, value)
+        epoch_end = math.floor(done / iter_per_epoch) > math.floor(i / iter_per_epoch)
+        if epoch_end:
+            evaluate(done)
+        if config.checkpoint is not None and (
+                done == config.iters or (epoch_end if config.checkpoint_every is None
+                                         else done % config.checkpoint_every == 0)):
+            save_checkpoint(config.checkpoint, model, optimizer, done, rng, history)
+    if not history["eval_iters"] or history["eval_iters"][-1] != config.iters:
+        evaluate(config.iters)
+    history["seconds"] = time.perf_counter() - start     # of this session (after a resume)
+    history["final"] = {"train_acc": history["train_acc"][-1],
+                        "test_acc": history["test_acc"][-1]}
+    history["param_dtypes"] = {name: str(p.dtype) for name, p in model.named_parameters()}
+    return history
+
+
+def _resume(config: AutogradConfig, model: nn.Module, optimizer: optim.Optimizer,
+            rng: np.random.Generator, fresh_history: dict[str, Any]) -> tuple[int, dict]:
+    """Load a checkpoint into the model, optimizer and generators; check it belongs to
+    this run (same data, network, optimizer and seed) before changing anything."""
+    from chainrule.random import get_rng
+
+    ck = load_checkpoint(config.resume)
+    saved_cfg = ck["history"]["config"]
+    ours = asdict(config)
+    for key in _RESUME_FIELDS:
+        if saved_cfg.get(key) != ours.get(key):
+            raise ValueError(f"cannot resume from {config.resume}: it was trained with "
+                             f"{key}={saved_cfg.get(key)!r}, this run has {key}={ours.get(key)!r}")
+    if ck["iteration"] > config.iters:
+        raise ValueError(f"cannot resume from {config.resume}: it is at iteration "
+                         f"{ck['iteration']}, beyond iters={config.iters}")
+    if ck["optimizer"]["type"] != type(optimizer).__name__:
+        raise ValueError(f"cannot resume from {config.resume}: it holds {ck['optimizer']['type']} "
+                         f"state, this run uses {type(optimizer).__name__}")
+    model.load_state_dict(ck["model"])
+    optimizer.load_state_dict(ck["optimizer"]["state_dict"])
+    rng.bit_generator.state = ck["rng"]
+    get_rng().bit_generator.state = ck["global_rng"]
+    history = ck["history"]
+    history["config"] = fresh_history["config"]
+    history["iters"] = fresh_history["iters"]
+    return ck["iteration"], history
+
+
+TRAINERS.setdefault("autograd", train_autograd)
