@@ -321,3 +321,15 @@ def test_several_variables():
         forward_trace("x*y", {"x": 1.0, "y": 1.0}, wrt="z")
     with pytest.raises(ExprError, match="unknown variable"):
         reverse_trace("x", {"x": 1.0, "q": 2.0})
+
+
+def test_edge_cases_output_as_wrt_and_signed_sums():
+    x = t64([1.0, 2.0], "x")
+    out = (x * x).sum()
+    text = str(explain(out, wrt=out))
+    assert text.rstrip().endswith("∂L/∂L = 1.0000")
+    w = t64(-0.5, "w")
+    e = explain(w * x.sum() + w.exp() * (-3.0), wrt=w)
+    (r,) = e.wrt
+    assert sum(c.product for c in r.chains[0]) == pytest.approx(3 - 3 * np.exp(-0.5))
+    assert "= 3.0000 − 1.8196" in str(e)

@@ -56,6 +56,15 @@ def fmt_array(a: Any, decimals: int = 4, max_elements: int = 6) -> str:
             f"norm {fmt_number(np.linalg.norm(af), decimals)}")
 
 
+def _signed_sum(values: Sequence[float], decimals: int) -> str:
+    """a + b − c, as written by hand."""
+    out = fmt_number(values[0], decimals)
+    for v in values[1:]:
+        text = fmt_number(v, decimals)
+        out += f" − {text[1:]}" if text.startswith("-") else f" + {text}"
+    return out
+
+
 def _factor(x: float, decimals: int) -> str:
     """A factor in a product: negative numbers in parentheses, as written by hand."""
     text = fmt_number(x, decimals)
@@ -420,8 +429,7 @@ class Explanation:
                 lines.append(f"  {lhs} = {symbolic}")
                 lines.append(f"  {pad} = {numeric}")
                 if len(chains) > 1:
-                    lines.append(f"  {pad} = " + " + ".join(fmt_number(c.product, d)
-                                                          for c in chains))
+                    lines.append(f"  {pad} = " + _signed_sum([c.product for c in chains], d))
                 lines.append(f"  {pad} = {fmt_number(total, d)}")
         elif w.paths:
             for k, p in enumerate(w.paths, 1):
@@ -570,6 +578,8 @@ def _on_paths(output: Tensor, target: Tensor, nodes: list[Tensor]) -> list[Tenso
 def _wrt_report(output: Tensor, target: Tensor, nodes: list[Tensor], namer: GraphNames,
                 gradient: np.ndarray) -> WrtReport:
     report = WrtReport(namer(target), namer(output), gradient)
+    if target is output:  # ∂L/∂L = 1: no path to write out
+        return report
     on_path = _on_paths(output, target, nodes)
     if id(output) not in {id(t) for t in on_path}:
         report.note = "  (the output does not depend on it: the gradient is zero)"
