@@ -35,7 +35,7 @@ def test_structure_of_a_small_graph():
     prod = x * w
     out = (prod + 1.0).sigmoid()
     dot = to_dot(out, names={prod: "p"})
-    assert isinstance(dot, Dot) and dot.source == str(dot)
+    assert isinstance(dot, Dot) and isinstance(dot, str) and dot.source == str(dot)
     assert dot.source.startswith("digraph chainrule {") and dot.source.rstrip().endswith("}")
     nodes, edges = parse_dot(dot.source)
     ops = sorted(v for v in nodes.values() if v in ("×", "+", "σ"))

@@ -252,7 +252,8 @@ def _local(node: Tensor, i: int) -> tuple[str, np.ndarray | None]:
         return f"1/n for every element (n = {n})", None
     if op in STRUCTURAL:
         forms = STRUCTURAL[op]
-        return forms[min(i, len(forms) - 1)], None
+        return (f"{forms[min(i, len(forms) - 1)]}, {_shape_text(inp.shape)} → "
+                f"{_shape_text(node.shape)}"), None
     if op in _MOVES:
         return "1: values only move (g is rearranged back)", None
     return (f"Jacobian-vector product, {_shape_text(inp.shape)} → "

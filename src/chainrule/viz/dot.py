@@ -44,17 +44,13 @@ def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
-class Dot:
-    """DOT source (`.source`, `str()`), rendered to SVG in Jupyter when `dot` exists."""
+class Dot(str):
+    """DOT source: a `str` (so it can be written or printed as it is) with `.source`,
+    `.render(path)`, `.pipe(fmt)`, and an SVG picture in Jupyter when `dot` exists."""
 
-    def __init__(self, source: str):
-        self.source = source
-
-    def __str__(self) -> str:
-        return self.source
-
-    def __repr__(self) -> str:
-        return f"<Dot graph, {self.source.count('->')} edges; .source has the DOT text>"
+    @property
+    def source(self) -> str:
+        return str.__str__(self)
 
     def pipe(self, fmt: str = "svg") -> bytes:
         """The graph rendered by Graphviz to `fmt` bytes."""
@@ -89,7 +85,7 @@ def render(graph: Dot | str, path: str | Path) -> Path:
     if fmt not in FORMATS:
         raise ValueError(f"render: unknown extension {path.suffix or '(none)'!r}; "
                          f"use one of {', '.join('.' + f for f in FORMATS)}")
-    source = graph.source if isinstance(graph, Dot) else str(graph)
+    source = str.__str__(graph) if isinstance(graph, str) else str(graph)
     if fmt == "dot":
         path.write_text(source, encoding="utf-8")
     else:
