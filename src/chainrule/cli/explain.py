@@ -20,7 +20,8 @@ def register(subparsers) -> None:
         epilog='example: chainrule explain --expr "(log(x)*(x+3)+x**2)/sin(x)" --at x=2 '
                "--mode forward")
     p.add_argument("--expr", help="an expression of x, y, … with + - * / ** and "
-                                  "log exp sin cos tanh sqrt abs sigmoid relu")
+                                  "log exp sin cos tanh sqrt abs sigmoid relu; one starting with a "
+                                  "minus is written --expr=-x*y")
     p.add_argument("--at", help="values of the variables, e.g. x=2 or x=2,y=3 (default 2 for each)")
     p.add_argument("--mode", choices=["forward", "reverse", "both"], default="both",
                    help="which trace to print for --expr (default both)")

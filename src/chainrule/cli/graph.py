@@ -18,7 +18,8 @@ def register(subparsers) -> None:
         "and, in red beneath, the gradient flowing back along it. Without --expr: the "
         "tutorials' 2-2-1 worked example. Without -o: the DOT text is printed.",
         epilog='example: chainrule graph --expr "(log(x)*(x+3)+x**2)/sin(x)" --at x=2 -o f.svg')
-    p.add_argument("--expr", help="an expression of x, y, … (see chainrule explain --help)")
+    p.add_argument("--expr", help="an expression of x, y, … (see chainrule explain --help; "
+                                  "one starting with a minus is written --expr=-x*y)")
     p.add_argument("--at", help="values of the variables, e.g. x=2,y=3 (default 2 for each)")
     p.add_argument("-o", "--output", help="output file: .svg, .png, .pdf (rendered by "
                                           "Graphviz's dot) or .dot (the DOT text)")
