@@ -503,8 +503,10 @@ def explain(output: Tensor, wrt: Tensor | Sequence[Tensor] | None = None, names:
     """Replay the backward pass of `output` and report every node's value, local
     derivative(s), upstream gradient and the gradients it sends back.
 
-    `names`: {tensor: name} (a name may be a nested list of per-element names), (name,
-    tensor) pairs, or a Module with `named_parameters()`; `tensor.name` is used too.
+    `names`: {tensor: name}, where a name may also be a nested list of per-element names
+    or a pair ("W", [["W1", "W2"], …]); or (name, tensor) pairs, or a Module with
+    `named_parameters()` (names like "0.weight"); `tensor.name` is used too. Unnamed
+    results are called op#k (mul#3) and an unnamed output L.
     `wrt`: tensor(s) whose gradient is also written out as the chain rule summed over
     every path. The graph is kept (retain_graph) and no `.grad` is changed. A non-scalar
     output is explained as sum(output) (seeded with ones).
