@@ -113,3 +113,11 @@ def test_render_svg_and_png(tmp_path):
 def test_errors():
     with pytest.raises(TypeError, match="expected a Tensor"):
         to_dot(np.ones(3))
+
+
+def test_a_freed_graph_is_a_clear_error():
+    x = t64(2.0, "x")
+    out = x.exp() * 3
+    out.backward()
+    with pytest.raises(RuntimeError, match="already freed"):
+        to_dot(out)

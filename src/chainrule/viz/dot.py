@@ -120,6 +120,9 @@ def to_dot(output: Tensor, names: Any = None, show_grad: bool = True, decimals: 
     more than `max_elements` elements show their shape (and the gradient's norm)."""
     if not isinstance(output, Tensor):
         raise TypeError(f"to_dot: expected a Tensor, got {type(output).__name__}")
+    if output.op == "freed":
+        raise RuntimeError("to_dot: this graph was already freed by a backward() call; draw "
+                           "it before backward(), or call backward(retain_graph=True)")
     nodes = graph_nodes(output)
     namer = GraphNames(nodes, names, output)
     if show_grad and output.requires_grad:
