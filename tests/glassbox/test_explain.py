@@ -333,3 +333,31 @@ def test_edge_cases_output_as_wrt_and_signed_sums():
     (r,) = e.wrt
     assert sum(c.product for c in r.chains[0]) == pytest.approx(3 - 3 * np.exp(-0.5))
     assert "= 3.0000 − 1.8196" in str(e)
+
+
+def test_broadcasting_graph_matches_pytorch_node_by_node():
+    torch = pytest.importorskip("torch", reason="PyTorch 2.13.0 is the oracle: pip install torch==2.13.0")
+    rng = np.random.default_rng(1)
+    a_, b_, c_ = rng.standard_normal((2, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)
+    A, B, c = t64(a_, "A"), t64(b_, "B"), t64(c_, "c")
+    m = A @ B
+    s = m + c
+    h = s.tanh()
+    out = (h * h).mean()
+    e = explain(out, names={m: "m", s: "s", h: "h"})
+
+    tA, tB, tc = (torch.tensor(v, requires_grad=True) for v in (a_, b_, c_))
+    tm = tA @ tB
+    ts = tm + tc
+    th = torch.tanh(ts)
+    for t in (tm, ts, th):
+        t.retain_grad()
+    (th * th).mean().backward()
+    for name, tt in {"m": tm, "s": ts, "h": th}.items():
+        np.testing.assert_allclose(e.step(name).value, tt.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(e.step(name).upstream, tt.grad.numpy(), rtol=1e-12)
+    sent = {t.name: t.grad for t in e.step("s").inputs}
+    np.testing.assert_allclose(sent["c"], tc.grad.numpy(), rtol=1e-12)  # summed over rows
+    for name, tt in {"A": tA, "B": tB, "c": tc}.items():
+        np.testing.assert_allclose(e.gradient(name), tt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(e.step("h").inputs[0].local, 1 - np.tanh(ts.detach().numpy()) ** 2)
