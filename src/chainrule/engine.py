@@ -53,7 +53,9 @@ class Primitive:
 
 
 class VariadicRule:
-    """Rules for a primitive with any number of inputs: `rule(i, g, out, *args)`."""
+    """Rules for a primitive with any number of inputs: `rule(i, g, out, args, **attrs)`
+    gets the input tuple as one argument (spreading 100,000 inputs into every call
+    would make a wide concat quadratic)."""
 
     __slots__ = ("rule",)
 
@@ -62,7 +64,7 @@ class VariadicRule:
 
     def __getitem__(self, i: int) -> Callable:
         rule = self.rule
-        return lambda *a, **k: rule(i, *a, **k)
+        return lambda g, out, *args, **attrs: rule(i, g, out, args, **attrs)
 
 
 class _FreedGraph:
@@ -116,9 +118,13 @@ def _push_tangents(prim: Primitive, inputs: tuple, args: list, attrs: dict, out:
     tangent = None
     for i, t in enumerate(inputs):
         if t._tangent is not None:
-            if prim.jvps is None:
+            jvps = prim.jvps
+            if jvps is None:
                 raise NotImplementedError(f"forward mode: {prim.name} has no JVP rule")
-            contrib = prim.jvps[i](t._tangent, out.data, *args, **attrs)
+            if type(jvps) is VariadicRule:
+                contrib = jvps.rule(i, t._tangent, out.data, args, **attrs)
+            else:
+                contrib = jvps[i](t._tangent, out.data, *args, **attrs)
             tangent = contrib if tangent is None else tangent + contrib
     if tangent is not None:
         if tangent.shape != out.data.shape:
@@ -528,13 +534,17 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
                 args, out = node_inputs, node
             else:
                 args, out = [t.data for t in node_inputs], node.data
+            variadic = type(vjps) is VariadicRule
             in_grads = [] if on_node is not None else None
             for i, p in enumerate(node_inputs):
                 if not p.requires_grad:
                     if in_grads is not None:
                         in_grads.append(None)
                     continue
-                gi = vjps[i](g, out, *args, **attrs) if attrs else vjps[i](g, out, *args)
+                if variadic:
+                    gi = vjps.rule(i, g, out, args, **attrs)
+                else:
+                    gi = vjps[i](g, out, *args, **attrs) if attrs else vjps[i](g, out, *args)
                 if in_grads is not None:
                     in_grads.append(gi)
                 if p._prim is None:

@@ -76,15 +76,24 @@ def _as_matrix_args(a, b):
             b.reshape(b.shape + (1,)) if b.ndim == 1 else b)
 
 
+def _as_matrix_grad(g, a, b):
+    """The upstream gradient with the axes matmul dropped for 1-D operands put back."""
+    if b.ndim == 1:
+        g = g.reshape(g.shape + (1,))
+    if a.ndim == 1:
+        g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
+    return g
+
+
 def _matmul_vjp_a(g, out, a, b):
     a2, b2 = _as_matrix_args(a, b)
-    g2 = g.reshape(a2.shape[:-1] + b2.shape[-1:]) if a.ndim == 1 or b.ndim == 1 else g
+    g2 = _as_matrix_grad(g, a, b)
     return sum_to(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
 
 
 def _matmul_vjp_b(g, out, a, b):
     a2, b2 = _as_matrix_args(a, b)
-    g2 = g.reshape(a2.shape[:-1] + b2.shape[-1:]) if a.ndim == 1 or b.ndim == 1 else g
+    g2 = _as_matrix_grad(g, a, b)
     return sum_to(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
 
 

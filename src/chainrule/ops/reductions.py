@@ -12,11 +12,12 @@ def _axes(axis, ndim: int, name: str) -> tuple | None:
     if axis is None:
         return None
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    n = ndim or 1  # NumPy lets a 0-d array reduce over axis 0 / -1
     out = []
     for ax in axes:
-        if not -max(ndim, 1) <= ax < max(ndim, 1):
+        if not -n <= ax < n:
             raise ValueError(f"{name}: axis {ax} is out of range for a tensor with {ndim} dims")
-        out.append(int(ax) % max(ndim, 1))
+        out.append(int(ax) % n)
     return tuple(sorted(set(out)))
 
 

@@ -42,11 +42,11 @@ def _slice_along(axis: int, which) -> tuple:
     return (slice(None),) * axis + (which,)
 
 
-def _concat_vjp(i, g, out, *arrays, axis, bounds):
+def _concat_vjp(i, g, out, arrays, axis, bounds):
     return g[_slice_along(axis, slice(bounds[i], bounds[i + 1]))]
 
 
-def _concat_jvp(i, t, out, *arrays, axis, bounds):
+def _concat_jvp(i, t, out, arrays, axis, bounds):
     full = np.zeros(out.shape, dtype=out.dtype)
     full[_slice_along(axis, slice(bounds[i], bounds[i + 1]))] = t
     return full
@@ -57,7 +57,7 @@ CONCAT = Primitive(
     vjps=VariadicRule(_concat_vjp), jvps=VariadicRule(_concat_jvp))
 
 
-def _stack_jvp(i, t, out, *arrays, axis):
+def _stack_jvp(i, t, out, arrays, axis):
     full = np.zeros(out.shape, dtype=out.dtype)
     full[_slice_along(axis, i)] = t
     return full
@@ -65,7 +65,7 @@ def _stack_jvp(i, t, out, *arrays, axis):
 
 STACK = Primitive(
     "stack", lambda *arrays, axis: np.stack(arrays, axis=axis),
-    vjps=VariadicRule(lambda i, g, out, *arrays, axis: g[_slice_along(axis, i)]),
+    vjps=VariadicRule(lambda i, g, out, arrays, axis: g[_slice_along(axis, i)]),
     jvps=VariadicRule(_stack_jvp))
 
 
