@@ -28,6 +28,7 @@ TOY_TRAIN_SIZE, TOY_TEST_SIZE = 1000, 500
 Data = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 OnIter = Callable[[int, float], None]          # (iterations done, batch loss)
 OnEval = Callable[[dict[str, float]], None]    # {"iter", "epoch", "train_acc", "test_acc"}
+OnGrads = Callable[[int, Any], None]           # (iterations done, {name: grad} or named params)
 
 
 @dataclass
@@ -45,6 +46,7 @@ class TrainConfig:
     test_size: int | None = None      # None: the whole test set
     weight_init_std: float = 0.01
     dtype: str = "float32"
+    save: str | None = None           # write the trained parameters here (safetensors)
 
     def __post_init__(self) -> None:
         def positive_int(name: str, value: Any, allow_none: bool = False) -> None:
@@ -108,14 +110,15 @@ def _subset(split: str, x: np.ndarray, t: np.ndarray, size: int | None):
 
 # ----------------------------------------------------------------------------- training
 
-def train(config: TrainConfig, data: Data | None = None, *,
-          on_iter: OnIter | None = None, on_eval: OnEval | None = None) -> dict[str, Any]:
+def train(config: TrainConfig, data: Data | None = None, *, on_iter: OnIter | None = None,
+          on_eval: OnEval | None = None, on_grads: OnGrads | None = None) -> dict[str, Any]:
     """Run the trainer chosen by `config.api` and return its history."""
-    return TRAINERS[config.api](config, data, on_iter=on_iter, on_eval=on_eval)
+    return TRAINERS[config.api](config, data, on_iter=on_iter, on_eval=on_eval,
+                                on_grads=on_grads)
 
 
-def train_book(config: TrainConfig, data: Data | None = None, *,
-               on_iter: OnIter | None = None, on_eval: OnEval | None = None) -> dict[str, Any]:
+def train_book(config: TrainConfig, data: Data | None = None, *, on_iter: OnIter | None = None,
+               on_eval: OnEval | None = None, on_grads: OnGrads | None = None) -> dict[str, Any]:
     """The tutorial's loop with the book's TwoLayerNet: minibatches drawn with replacement,
     plain SGD updating the parameters in place, and train/test accuracy on the full sets
     before training, after every epoch and at the end.
@@ -157,6 +160,8 @@ def train_book(config: TrainConfig, data: Data | None = None, *,
 
         loss = network.loss(x_batch, t_batch)
         grads = network.gradient(x_batch, t_batch)
+        if on_grads is not None:
+            on_grads(i + 1, grads)
         for key, param in network.params.items():
             if grads[key].dtype != param.dtype:
                 raise TypeError(f"gradient of {key} is {grads[key].dtype} but the parameter is "
@@ -174,10 +179,20 @@ def train_book(config: TrainConfig, data: Data | None = None, *,
     history["final"] = {"train_acc": history["train_acc"][-1],
                         "test_acc": history["test_acc"][-1]}
     history["param_dtypes"] = {key: str(p.dtype) for key, p in network.params.items()}
+    if config.save is not None:
+        from chainrule.serialization import save
+        save(dict(network.params), config.save)
     return history
 
 
-TRAINERS: dict[str, Callable[..., dict[str, Any]]] = {"book": train_book}
+def _train_autograd(*args, **kwargs) -> dict[str, Any]:
+    """The autograd face's loop (chainrule.nn_training), imported only when used."""
+    from chainrule.nn_training import train_autograd
+    return train_autograd(*args, **kwargs)
+
+
+TRAINERS: dict[str, Callable[..., dict[str, Any]]] = {"book": train_book,
+                                                      "autograd": _train_autograd}
 
 
 def _check_data(x_train, t_train, x_test, t_test, dtype: np.dtype) -> None:

@@ -22,14 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="chainrule",
         description="Backpropagation you can see, check and trust.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:  # a command still being written
-            if err.name != module_name:
-                raise
-            continue
-        module.register(sub)
+    for module_name in COMMANDS.values():
+        importlib.import_module(module_name).register(sub)
     return parser
 
 
@@ -39,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:  # `chainrule explain | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -49,15 +49,21 @@ def register(subparsers) -> None:
         "train", help=HELP, description=HELP + ". Train and test accuracy on the full sets "
         "are measured before training and after every epoch; history.json, summary.json and "
         "curves.png go to --out.")
-    p.add_argument("--api", choices=["book"], default="book",
+    p.add_argument("--api", choices=["book", "autograd"], default="book",
                    help="which face trains the network: 'book' = TwoLayerNet with hand-written "
-                        "backward (default)")
+                        "backward (default); 'autograd' = an MLP from chainrule.nn + optim")
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd",
+                   help="autograd face only: sgd (default), momentum / nesterov (0.9), "
+                        "adagrad, rmsprop or adam")
     p.add_argument("--dataset", choices=["mnist", "spiral", "blobs"], default="mnist",
                    help="mnist (default; fetched and cached on first use) or a built-in 2-D "
                         "toy set for quick demos")
-    p.add_argument("--hidden", type=_positive_int, default=100, help="hidden size (default 100)")
-    p.add_argument("--lr", type=_positive_float, default=0.1,
-                   help="SGD learning rate (default 0.1)")
+    p.add_argument("--hidden", type=_hidden_sizes, default=[100], metavar="N[,N...]",
+                   help="hidden size (default 100); the autograd face takes a comma-separated "
+                        "list for a deeper MLP, e.g. 256,128")
+    p.add_argument("--lr", type=_positive_float, default=None,
+                   help="learning rate (default: 0.1 for sgd/momentum/nesterov, 0.01 for "
+                        "adagrad/rmsprop, 0.001 for adam, as PyTorch)")
     p.add_argument("--batch-size", type=_positive_int, default=100,
                    help="minibatch size (default 100)")
     p.add_argument("--iters", type=_positive_int, default=10000,
@@ -73,27 +79,76 @@ def register(subparsers) -> None:
                    help="output directory (default runs/train-<timestamp>)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar or per-epoch lines, only the final summary")
+    p.add_argument("--save", type=Path, default=None, metavar="FILE",
+                   help="write the trained model (safetensors; for --api autograd a checkpoint "
+                        "with the optimizer state too, written after every epoch)")
+    p.add_argument("--resume", type=Path, default=None, metavar="FILE",
+                   help="--api autograd: continue from a checkpoint written by --save; gives "
+                        "the same result as an uninterrupted run with the same settings")
+    p.add_argument("--grad-report", action="store_true",
+                   help="record each layer's gradient norm during training; saves "
+                        "grad_flow.json and grad_flow.png in --out")
     p.set_defaults(func=run)
+
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.01,
+              "rmsprop": 0.01, "adam": 0.001}
+
+
+def _hidden_sizes(text: str) -> list[int]:
+    return [_positive_int(part.strip()) for part in text.split(",")]
+
+
+def _make_config(args: argparse.Namespace):
+    """The TrainConfig (book) or AutogradConfig the options describe; ValueError if they
+    don't fit together."""
+    from chainrule.training import TrainConfig
+
+    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+    common = dict(dataset=args.dataset, lr=lr, batch_size=args.batch_size, iters=args.iters,
+                  seed=args.seed, train_size=args.train_size, test_size=args.test_size)
+    if args.api == "book":
+        for flag, used in (("--optimizer", args.optimizer != "sgd"),
+                           ("--resume", args.resume is not None),
+                           ("a list of --hidden sizes", len(args.hidden) > 1)):
+            if used:
+                raise ValueError(f"{flag} needs --api autograd (the book's TwoLayerNet "
+                                 f"trains with plain SGD and one hidden layer)")
+        return TrainConfig(api="book", hidden=args.hidden[0],
+                           save=None if args.save is None else str(args.save), **common)
+    from chainrule.nn_training import AutogradConfig
+    return AutogradConfig(hidden=args.hidden if len(args.hidden) > 1 else args.hidden[0],
+                          optimizer=args.optimizer,
+                          checkpoint=None if args.save is None else str(args.save),
+                          resume=None if args.resume is None else str(args.resume), **common)
 
 
 def run(args: argparse.Namespace) -> int:
     from chainrule.datasets import MnistUnavailableError
-    from chainrule.training import (TrainConfig, format_summary, plot_history, save_history,
-                                    train)
+    from chainrule.training import format_summary, plot_history, save_history, train
 
     try:
-        config = TrainConfig(api=args.api, dataset=args.dataset, hidden=args.hidden,
-                             lr=args.lr, batch_size=args.batch_size, iters=args.iters,
-                             seed=args.seed, train_size=args.train_size,
-                             test_size=args.test_size)
+        config = _make_config(args)
     except ValueError as err:
         print(f"chainrule train: error: {err}", file=sys.stderr)
         return 2
     out = args.out if args.out is not None else _default_out()
+    if args.save is not None:  # fail now, not after training, if it cannot be written
+        args.save.parent.mkdir(parents=True, exist_ok=True)
 
+    flow = None
+    if args.grad_report:
+        from chainrule.glassbox.flow import GradFlowRecorder
+        flow, every = GradFlowRecorder(), max(1, config.iters // 500)
+
+        def on_grads(done: int, grads) -> None:
+            if done % every == 0 or done == 1:
+                flow.record(done, grads)
     progress = _Progress(config.iters, enabled=not args.quiet)
     try:
-        history = train(config, on_iter=progress.step, on_eval=progress.epoch)
+        history = train(config, on_iter=progress.step, on_eval=progress.epoch,
+                        on_grads=on_grads if flow is not None else None)
     except MnistUnavailableError as err:
         progress.close()
         print(f"chainrule train: {err}", file=sys.stderr)
@@ -110,6 +165,12 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         print("note: matplotlib is not installed, so no plot was saved "
               "(pip install chainrule[plot])")
+    if flow is not None:
+        paths = flow.save(out, prefix="grad_flow", plot=True)
+        saved.extend(p for p in paths.values() if p is not None)
+        print(flow.summary())
+    if args.save is not None:
+        saved.append(args.save)
     print(format_summary(history))
     print("saved " + ", ".join(str(path) for path in saved))
     return 0
