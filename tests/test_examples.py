@@ -57,3 +57,21 @@ def test_train_two_layer_runs_a_few_iterations():
     epochs = re.findall(r"test acc ([\d.]+)", out)
     assert len(epochs) == 2
     assert float(epochs[1]) > 0.8  # one epoch of SGD: the tutorial's buggy run stayed at 0.107
+
+
+def test_seed_benchmark_script_runs_briefly():
+    if not mnist_is_cached():
+        pytest.skip("MNIST not available locally within 30 s")
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES.parent / "benchmarks" / "seed_workload.py"),
+         "--iters", "3", "--no-torch"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "chainrule" in result.stdout and "GEMM floor" in result.stdout
+    assert "chainrule / floor" in result.stdout
+
+
+def test_bench_command_reports_a_missing_benchmark_module(monkeypatch, capsys):
+    from chainrule.cli import bench, main
+    monkeypatch.setitem(bench.BENCHMARKS, "ops", ("chainrule.bench.not_written_yet", "x"))
+    assert main(["bench", "ops"]) == 1
+    assert "chainrule.bench.not_written_yet is not available" in capsys.readouterr().err

@@ -24,7 +24,7 @@ __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Tanh", "Affine",
 def _as_float(x) -> np.ndarray:
     """x as an ndarray of floats: float dtypes are kept, anything else becomes float64."""
     x = np.asarray(x)
-    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
 
 
 def _sum_to(grad, shape: tuple) -> np.ndarray:
@@ -207,12 +207,12 @@ class SoftmaxWithLoss(_LossLayer):
             raise ValueError("SoftmaxWithLoss.forward: x must have a class axis, got a scalar")
         self.t = self._one_hot(np.asarray(t), x)
         shifted = x - x.max(axis=-1, keepdims=True)
-        exp = np.exp(shifted)
-        total = exp.sum(axis=-1, keepdims=True)
-        self.y = exp / total
+        self.y = np.exp(shifted)
+        total = self.y.sum(axis=-1, keepdims=True)
+        self.y /= total
+        shifted -= np.log(total)  # now log(y), exactly: no log(0) for any logits
         self.batch, self.out_shape = x.size // x.shape[-1], ()
-        log_y = shifted - np.log(total)  # exact log-softmax: no log(0) for any logits
-        return -(self.t * log_y).sum() / x.dtype.type(self.batch)
+        return -np.vdot(self.t, shifted) / x.dtype.type(self.batch)  # -sum(t * log y) / N
 
     @staticmethod
     def _one_hot(t: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -226,7 +226,7 @@ class SoftmaxWithLoss(_LossLayer):
         if t.dtype.kind not in "iu" or (t.size and (t.min() < 0 or t.max() >= classes)):
             raise ValueError(f"SoftmaxWithLoss.forward: class-index labels must be integers "
                              f"in [0, {classes}), got dtype {t.dtype}")
-        return np.eye(classes, dtype=x.dtype)[t]
+        return np.eye(classes, dtype=x.dtype).take(t, axis=0)
 
 
 class IdentityWithLoss(_LossLayer):

@@ -4,6 +4,7 @@ TwoLayerNet 784-100-10 in float32, batch 100, SGD lr 0.1, 10000 iterations, and 
 epoch the accuracy on all 60000 training and 10000 test images, as the tutorial does. Both
 runs start from the same weights and see the same random batches. Also prints a floor: the
 time the run's matrix products alone take at the GEMM speed measured here, in this process.
+The two runs take turns epoch by epoch, so a busy shared machine slows both alike.
 """
 from __future__ import annotations
 
@@ -21,58 +22,81 @@ def _epochs(iters: int, train_size: int, batch: int) -> list[int]:
     return [i for i in range(iters) if i % per_epoch == 0]
 
 
-def run_chainrule(data, batches, lr: float, seed: int) -> tuple[float, float]:
-    """The tutorial's loop on chainrule.models.TwoLayerNet; returns (seconds, last test acc)."""
-    from chainrule.models import TwoLayerNet
+class ChainruleRun:
+    """The tutorial's loop on chainrule.models.TwoLayerNet (float32)."""
 
-    (x_train, t_train), (x_test, t_test) = data
-    net = TwoLayerNet(INPUT, HIDDEN, OUTPUT, dtype=np.float32, seed=seed)
-    evaluate = set(_epochs(len(batches), len(x_train), batches.shape[1]))
-    test_acc = float("nan")
-    start = time.perf_counter()
-    for i, batch in enumerate(batches):
-        grad = net.gradient(x_train[batch], t_train[batch])
+    name = "chainrule"
+
+    def __init__(self, data, lr: float, seed: int):
+        from chainrule.models import TwoLayerNet
+
+        (self.x_train, self.t_train), (self.x_test, self.t_test) = data
+        self.net = TwoLayerNet(INPUT, HIDDEN, OUTPUT, dtype=np.float32, seed=seed)
+        self.lr = lr
+
+    def step(self, batch: np.ndarray) -> None:
+        grad = self.net.gradient(self.x_train[batch], self.t_train[batch])
         for key in ("W1", "b1", "W2", "b2"):
-            net.params[key] -= lr * grad[key]
-        if i in evaluate:
-            net.accuracy(x_train, t_train)
-            test_acc = net.accuracy(x_test, t_test)
-    return time.perf_counter() - start, test_acc
+            self.net.params[key] -= self.lr * grad[key]
+
+    def evaluate(self) -> float:
+        self.net.accuracy(self.x_train, self.t_train)
+        return self.net.accuracy(self.x_test, self.t_test)
 
 
-def run_torch(data, batches, lr: float, seed: int) -> tuple[float, float]:
-    """The same network, batches and updates written as usual in PyTorch."""
-    import torch
-    from chainrule.models import TwoLayerNet
+class TorchRun:
+    """The same network, start, batches and updates, written as usual in PyTorch."""
 
-    (x_train, t_train), (x_test, t_test) = [
-        (torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))) for x, t in data]
-    start_weights = TwoLayerNet(INPUT, HIDDEN, OUTPUT, dtype=np.float32, seed=seed).params
-    model = torch.nn.Sequential(torch.nn.Linear(INPUT, HIDDEN), torch.nn.ReLU(),
-                                torch.nn.Linear(HIDDEN, OUTPUT))
-    with torch.no_grad():  # the same start as chainrule (torch keeps weight as (out, in))
-        for layer, i in ((model[0], 1), (model[2], 2)):
-            layer.weight.copy_(torch.from_numpy(start_weights[f"W{i}"].T.copy()))
-            layer.bias.copy_(torch.from_numpy(start_weights[f"b{i}"]))
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    batches = torch.from_numpy(batches)
-    evaluate = set(_epochs(len(batches), len(x_train), batches.shape[1]))
+    name = "PyTorch"
 
-    def accuracy(x, t):
-        with torch.no_grad():
-            return (model(x).argmax(dim=1) == t).float().mean().item()
+    def __init__(self, data, lr: float, seed: int):
+        import torch
+        from chainrule.models import TwoLayerNet
 
-    test_acc = float("nan")
-    start = time.perf_counter()
-    for i, batch in enumerate(batches):
-        optimizer.zero_grad()
-        loss_fn(model(x_train[batch]), t_train[batch]).backward()
-        optimizer.step()
-        if i in evaluate:
-            accuracy(x_train, t_train)
-            test_acc = accuracy(x_test, t_test)
-    return time.perf_counter() - start, test_acc
+        self.torch = torch
+        (self.x_train, self.t_train), (self.x_test, self.t_test) = [
+            (torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))) for x, t in data]
+        start = TwoLayerNet(INPUT, HIDDEN, OUTPUT, dtype=np.float32, seed=seed).params
+        self.model = torch.nn.Sequential(torch.nn.Linear(INPUT, HIDDEN), torch.nn.ReLU(),
+                                         torch.nn.Linear(HIDDEN, OUTPUT))
+        with torch.no_grad():  # chainrule's start (torch keeps weight as (out, in))
+            for layer, i in ((self.model[0], 1), (self.model[2], 2)):
+                layer.weight.copy_(torch.from_numpy(start[f"W{i}"].T.copy()))
+                layer.bias.copy_(torch.from_numpy(start[f"b{i}"]))
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step(self, batch: np.ndarray) -> None:
+        batch = self.torch.from_numpy(batch)
+        self.optimizer.zero_grad()
+        self.loss_fn(self.model(self.x_train[batch]), self.t_train[batch]).backward()
+        self.optimizer.step()
+
+    def evaluate(self) -> float:
+        with self.torch.no_grad():
+            (self.model(self.x_train).argmax(dim=1) == self.t_train).float().mean().item()
+            return (self.model(self.x_test).argmax(dim=1) == self.t_test).float().mean().item()
+
+
+def run_interleaved(runs: list, batches: np.ndarray, evaluate_at: list[int]) -> list[tuple]:
+    """Each run's total seconds and last test accuracy; the runs take turns epoch by epoch.
+
+    Every run does the whole tutorial loop (a step per batch, an evaluation after the step of
+    each epoch start); taking turns per epoch, in alternating order, spreads the load of a
+    shared machine evenly over the runs instead of favouring whichever ran in a quiet minute.
+    """
+    seconds, accuracy = [0.0] * len(runs), [float("nan")] * len(runs)
+    bounds = [*evaluate_at[1:], len(batches)]
+    for epoch, (begin, end) in enumerate(zip([0, *bounds[:-1]], bounds)):
+        order = range(len(runs)) if epoch % 2 == 0 else reversed(range(len(runs)))
+        for r in order:
+            start = time.perf_counter()
+            for i in range(begin, end):
+                runs[r].step(batches[i])
+                if i == begin and i in evaluate_at:
+                    accuracy[r] = runs[r].evaluate()
+            seconds[r] += time.perf_counter() - start
+    return list(zip(seconds, accuracy))
 
 
 def _seconds_per_matmul(a_shape: tuple, b_shape: tuple, transpose_a: bool = False,
@@ -138,23 +162,22 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.lr}, {args.iters} iterations, {evaluations} evaluations on "
           f"{len(x_train)} train + {len(x_test)} test images")
 
-    floor, gflop = gemm_floor(args.iters, args.batch_size, evaluations, len(x_train), len(x_test))
-    ours, ours_acc = run_chainrule(data, batches, args.lr, args.seed)
-    print(f"  chainrule  {ours:7.2f} s   final test accuracy {ours_acc:.4f}")
-    torch_time = None
+    runs = [ChainruleRun(data, args.lr, args.seed)]
     if not args.no_torch:
         try:
-            import torch
+            runs.append(TorchRun(data, args.lr, args.seed))
         except ImportError:
-            print("  PyTorch is not installed (pip install torch==2.13.0): skipped")
-        else:
-            torch_time, torch_acc = run_torch(data, batches, args.lr, args.seed)
-            print(f"  PyTorch    {torch_time:7.2f} s   final test accuracy {torch_acc:.4f}   "
-                  f"({torch.get_num_threads()} threads)")
+            print("  PyTorch is not installed (pip install torch==2.13.0): timing chainrule only")
+    floor, gflop = gemm_floor(args.iters, args.batch_size, evaluations, len(x_train), len(x_test))
+    results = run_interleaved(runs, batches, _epochs(args.iters, len(x_train), args.batch_size))
+    for run, (seconds, accuracy) in zip(runs, results):
+        threads = f"   ({run.torch.get_num_threads()} threads)" if run.name == "PyTorch" else ""
+        print(f"  {run.name:<10} {seconds:7.2f} s   final test accuracy {accuracy:.4f}{threads}")
     print(f"  GEMM floor {floor:7.2f} s   ({gflop:.0f} GFLOP of needed matrix products at "
           f"{gflop / floor:.0f} GFLOP/s, np.matmul measured here)")
-    if torch_time is not None:
-        print(f"  ratio chainrule / PyTorch = {ours / torch_time:.2f}")
+    ours = results[0][0]
+    if len(runs) > 1:
+        print(f"  ratio chainrule / PyTorch = {ours / results[1][0]:.2f}")
     print(f"  chainrule / floor = {ours / floor:.2f}")
     return 0
 
