@@ -5,6 +5,7 @@
     loss = nn.CrossEntropyLoss()(model(x), t)
 """
 from chainrule.nn import functional, init
+from chainrule.nn.conv import Conv2d, MaxPool2d
 from chainrule.nn.layers import (BatchNorm1d, Dropout, Flatten, Identity, Linear, LogSoftmax,
                                  ReLU, Sigmoid, Softmax, Tanh)
 from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
@@ -12,6 +13,6 @@ from chainrule.nn.module import Module, ModuleList, Parameter, Sequential, State
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "StateDictError",
            "Identity", "Linear", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten",
-           "Dropout", "BatchNorm1d",
+           "Dropout", "BatchNorm1d", "Conv2d", "MaxPool2d",
            "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
            "functional", "init"]

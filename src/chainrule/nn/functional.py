@@ -19,7 +19,7 @@ from chainrule.ops.elementwise import _sigmoid
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "flatten",
            "dropout", "batch_norm", "mse_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "cross_entropy"]
+           "binary_cross_entropy_with_logits", "cross_entropy", "conv2d", "max_pool2d"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -318,3 +318,6 @@ def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray 
     if bias is not None:
         y = y + as_tensor(bias).reshape(bshape)
     return y
+
+
+from chainrule.nn.conv import conv2d, max_pool2d  # noqa: E402  (conv builds on this module's package)

@@ -1,0 +1,177 @@
+"""Conv2d and MaxPool2d through im2col, as the book builds them.
+
+`im2col` turns every receptive field of an (N, C, H, W) input into one row, so a
+convolution is one matrix product (the fused `linear` primitive) and max pooling a max
+over each row. im2col and its transpose col2im are linear maps, so each is the other's
+VJP and each is its own JVP: two small primitives below, rules side by side, and
+convolution gets gradients of any order from the existing ops.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule import ops
+from chainrule.engine import Primitive, Tensor, apply, as_tensor
+from chainrule.nn import init
+from chainrule.nn.module import Module, Parameter
+
+__all__ = ["im2col", "col2im", "conv2d", "max_pool2d", "Conv2d", "MaxPool2d"]
+
+
+def _out_size(size: int, k: int, stride: int, pad: int) -> int:
+    return (size + 2 * pad - k) // stride + 1
+
+
+def _im2col(x: np.ndarray, kh: int, kw: int, stride: int, pad: int,
+            pad_value: float = 0.0) -> np.ndarray:
+    """(N, C, H, W) -> (N*OH*OW, C*kh*kw): one row per output position."""
+    n, c, h, w = x.shape
+    oh, ow = _out_size(h, kh, stride, pad), _out_size(w, kw, stride, pad)
+    if pad:
+        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=pad_value)
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
+    win = win[:, :, ::stride, ::stride][:, :, :oh, :ow]      # (N, C, OH, OW, kh, kw)
+    return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+
+
+def _col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int,
+            pad: int) -> np.ndarray:
+    """The transpose of _im2col: add every row back onto the positions it came from."""
+    n, c, h, w = x_shape
+    oh, ow = _out_size(h, kh, stride, pad), _out_size(w, kw, stride, pad)
+    col = cols.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)
+    img = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=cols.dtype)
+    for y in range(kh):
+        y_max = y + stride * oh
+        for x in range(kw):
+            img[:, :, y:y_max:stride, x:x + stride * ow:stride] += col[:, :, y, x]
+    return img[:, :, pad:pad + h, pad:pad + w]
+
+
+def im2col(x: Any, kh: int, kw: int, stride: int = 1, pad: int = 0,
+           pad_value: float = 0.0) -> Any:
+    """im2col on an array (NumPy) or a Tensor (recorded, differentiable)."""
+    if isinstance(x, Tensor):
+        return apply(IM2COL, (x,), {"kh": kh, "kw": kw, "stride": stride, "pad": pad,
+                                    "pad_value": pad_value})
+    return _im2col(x, kh, kw, stride, pad, pad_value)
+
+
+def col2im(cols: Any, x_shape: tuple, kh: int, kw: int, stride: int = 1, pad: int = 0) -> Any:
+    if isinstance(cols, Tensor):
+        return apply(COL2IM, (cols,), {"x_shape": tuple(x_shape), "kh": kh, "kw": kw,
+                                       "stride": stride, "pad": pad})
+    return _col2im(cols, x_shape, kh, kw, stride, pad)
+
+
+# The padding value only decides what padded positions hold; they have no input behind
+# them, so the derivative is the same linear map either way.
+IM2COL = Primitive(
+    "im2col", _im2col,
+    vjps=(lambda g, out, x, kh, kw, stride, pad, pad_value:
+          col2im(g, x.shape, kh, kw, stride, pad),),
+    jvps=(lambda t, out, x, kh, kw, stride, pad, pad_value:
+          _im2col(t, kh, kw, stride, pad, 0.0),))
+
+COL2IM = Primitive(
+    "col2im", _col2im,
+    vjps=(lambda g, out, cols, x_shape, kh, kw, stride, pad:
+          im2col(g, kh, kw, stride, pad),),
+    jvps=(lambda t, out, cols, x_shape, kh, kw, stride, pad:
+          _col2im(t, x_shape, kh, kw, stride, pad),))
+
+
+def _pair(v: Any, name: str) -> int:
+    """Square kernels/strides only: an int, or a pair of equal ints."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2 or v[0] != v[1]:
+            raise ValueError(f"{name}: only square values are supported, got {v!r}")
+        v = v[0]
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {v!r}")
+    return int(v)
+
+
+def conv2d(x: Any, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0) -> Tensor:
+    """2-d cross-correlation of (N, C, H, W) input with (O, C, kh, kw) filters."""
+    x, weight = as_tensor(x), as_tensor(weight)
+    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"conv2d: input {x.shape} and weight {weight.shape} do not fit "
+                         f"(expected (N, C, H, W) and (O, C, kh, kw) with the same C)")
+    n, _, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    oh, ow = _out_size(h, kh, stride, padding), _out_size(w, kw, stride, padding)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"conv2d: kernel {kh}x{kw} is larger than the padded input "
+                         f"{h + 2 * padding}x{w + 2 * padding}")
+    cols = im2col(x, kh, kw, stride, padding)
+    out = ops.linear(cols, weight.reshape(o, -1), bias)            # (N*OH*OW, O)
+    return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+
+
+def max_pool2d(x: Any, kernel_size: int, stride: int | None = None, padding: int = 0) -> Tensor:
+    """Max over each kernel window; padding counts as -inf (never the max)."""
+    x = as_tensor(x)
+    if x.ndim != 4:
+        raise ValueError(f"max_pool2d: expected (N, C, H, W) input, got shape {x.shape}")
+    stride = kernel_size if stride is None else stride
+    if padding > kernel_size // 2:
+        raise ValueError(f"max_pool2d: padding {padding} should be at most half the kernel "
+                         f"size {kernel_size}")
+    n, c, h, w = x.shape
+    oh, ow = _out_size(h, kernel_size, stride, padding), _out_size(w, kernel_size, stride, padding)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"max_pool2d: kernel {kernel_size} is larger than the input {h}x{w}")
+    cols = im2col(x.reshape(n * c, 1, h, w), kernel_size, kernel_size, stride, padding,
+                  pad_value=-np.inf)                                 # (N*C*OH*OW, k*k)
+    return cols.max(axis=1).reshape(n, c, oh, ow)
+
+
+class Conv2d(Module):
+    """2-d convolution (square kernel, stride and padding), PyTorch's default init:
+    kaiming_uniform(a=sqrt(5)) for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple,
+                 stride: int | tuple = 1, padding: int | tuple = 0, bias: bool = True,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        k = _pair(kernel_size, "Conv2d kernel_size")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size, self.stride = (k, k), _pair(stride, "Conv2d stride")
+        self.padding = _pair(padding, "Conv2d padding")
+        self.weight = Parameter(np.empty((out_channels, in_channels, k, k), dtype=dtype))
+        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            init.uniform_(self.bias, -1 / math.sqrt(in_channels * k * k),
+                          1 / math.sqrt(in_channels * k * k))
+
+    def forward(self, x: Any) -> Tensor:
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={(self.stride, self.stride)}")
+        if self.padding:
+            s += f", padding={(self.padding, self.padding)}"
+        return s + ("" if self.bias is not None else ", bias=False")
+
+
+class MaxPool2d(Module):
+    """Max over square windows (stride defaults to the kernel size, as in PyTorch)."""
+
+    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0) -> None:
+        super().__init__()
+        self.kernel_size = _pair(kernel_size, "MaxPool2d kernel_size")
+        self.stride = self.kernel_size if stride is None else _pair(stride, "MaxPool2d stride")
+        self.padding = _pair(padding, "MaxPool2d padding")
+
+    def forward(self, x: Any) -> Tensor:
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, dilation=1, ceil_mode=False")
