@@ -18,7 +18,7 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -181,7 +181,8 @@ def load_checkpoint(path: str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- training
 
 def train_autograd(config: TrainConfig, data: Data | None = None, *,
-                   on_iter: OnIter | None = None, on_eval: OnEval | None = None) -> dict[str, Any]:
+                   on_iter: OnIter | None = None, on_eval: OnEval | None = None,
+                   on_grads: Callable[[int, Any], None] | None = None) -> dict[str, Any]:
     """Train the MLP the config describes and return the history (as train_book does).
 
     A plain TrainConfig is accepted too (plain SGD, one hidden layer, no checkpoints)."""
@@ -227,6 +228,8 @@ def train_autograd(config: TrainConfig, data: Data | None = None, *,
         loss = loss_fn(model(as_tensor(x_train[batch_mask])), t_train[batch_mask])
         optimizer.zero_grad()
         loss.backward()
+        if on_grads is not None:
+            on_grads(i + 1, model.named_parameters())
         if i == start_iter:
             for p in params:
                 if p.grad.dtype != p.dtype:
