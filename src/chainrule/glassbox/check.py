@@ -84,7 +84,8 @@ class LayerCheckReport:
         else:
             why = [f"wrong: {', '.join(bad)}"] if bad else []
             why += [f"{len(self.problems)} problem(s)"] if self.problems else []
-            why += ["no gradients were checked"] if not self.results else []
+            why += ["no gradients were checked: integer inputs are labels, pass floats to "
+                    "differentiate them"] if not self.results and not self.problems else []
             lines.append(f"verdict: FAIL ({'; '.join(why)})")
         return "\n".join(lines)
 
