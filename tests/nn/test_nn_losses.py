@@ -157,3 +157,21 @@ def test_fused_primitives_forward_mode_and_second_order():
     th = torch.autograd.functional.hessian(
         lambda z: torch.nn.functional.binary_cross_entropy_with_logits(z, torch.tensor(y)), tx)
     np.testing.assert_allclose(h, th.numpy(), rtol=1e-10, atol=1e-12)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+_logits = hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=2, max_side=6),
+                     elements=st.one_of(st.floats(-30, 30, width=32),
+                                        st.sampled_from([-1e4, -1000.0, 0.0, 1000.0, 1e4])))
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=_logits, data=st.data())
+def test_logit_losses_match_pytorch_on_any_values(x, data):
+    y = data.draw(hnp.arrays(np.float32, x.shape, elements=st.floats(0, 1, width=32)))
+    run_both(nn.BCEWithLogitsLoss(), torch.nn.BCEWithLogitsLoss(), x, y, tol=1e-4)
+    t = data.draw(hnp.arrays(np.int64, x.shape[:1], elements=st.integers(0, x.shape[1] - 1)))
+    run_both(nn.CrossEntropyLoss(reduction="sum"), torch.nn.CrossEntropyLoss(reduction="sum"),
+             x, t, tol=1e-3)

@@ -305,3 +305,18 @@ def test_init_functions():
         torch.nn.init.calculate_gain("leaky_relu", 0.2))
     with pytest.raises(ValueError, match="fewer than 2"):
         nn.init.xavier_uniform_(nn.Parameter(np.empty(3, np.float32)))
+
+
+def test_dtype_mismatch_is_an_error_and_to_converts_in_place():
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    x64 = np.ones((4, 3))
+    with pytest.raises(TypeError, match="float64 does not match the weight dtype float32"):
+        model(x64)
+    weight = model[0].weight
+    assert model.double() is model
+    assert model[0].weight is weight and weight.dtype == np.float64
+    assert model[1].running_mean.dtype == np.float64
+    assert model[1].num_batches_tracked.dtype == np.int64
+    assert model(x64).dtype == np.float64
+    model.float()
+    assert all(p.dtype == np.float32 for p in model.parameters())

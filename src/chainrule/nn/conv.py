@@ -150,6 +150,8 @@ class Conv2d(Module):
                           1 / math.sqrt(in_channels * k * k))
 
     def forward(self, x: Any) -> Tensor:
+        from chainrule.nn.layers import check_input_dtype
+        x = check_input_dtype("Conv2d", x, self.weight)
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
     def extra_repr(self) -> str:

@@ -7,13 +7,24 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
-from chainrule.engine import Tensor
+from chainrule.engine import Tensor, as_tensor
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 
 __all__ = ["Identity", "Linear", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
            "Flatten", "Dropout", "BatchNorm1d"]
+
+
+def check_input_dtype(layer: str, x: Any, weight: Tensor) -> Tensor:
+    """The input as a Tensor of the weight's dtype: a float64 array meeting float32 weights
+    is an error (as in PyTorch), not a silent upcast of the whole network to float64."""
+    x = as_tensor(x)
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{layer}: input dtype {x.dtype} does not match the weight dtype "
+                        f"{weight.dtype}; convert the input (x.astype(np.{weight.dtype})) or "
+                        f"the model (model.to(np.{x.dtype}))")
+    return x
 
 
 class Identity(Module):
@@ -50,7 +61,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Any) -> Tensor:
-        return ops.linear(x, self.weight, self.bias)
+        return ops.linear(check_input_dtype("Linear", x, self.weight), self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -155,7 +166,7 @@ class BatchNorm1d(Module):
             self.num_batches_tracked.data[...] = 0
 
     def forward(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else ops.astype(np.asarray(x), np.float32)
+        x = as_tensor(x)
         if x.ndim < 2 or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d: expected input (N, {self.num_features}) or "
                              f"(N, {self.num_features}, L), got shape {x.shape}")

@@ -216,6 +216,24 @@ class Module:
             else:
                 p.grad = Tensor(np.zeros_like(p.data))
 
+    def to(self, dtype: Any) -> Module:
+        """Convert every floating-point parameter and buffer to `dtype`, in place (the
+        Parameter objects stay the same, so an optimizer built earlier still holds them)."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"to: only floating-point dtypes, got {dtype}")
+        for t in list(self.parameters()) + list(self.buffers()):
+            if t.data.dtype.kind == "f" and t.data.dtype != dtype:
+                t.data = t.data.astype(dtype)
+                t.grad = None
+        return self
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
     def apply(self, fn) -> Module:
         for child in self.children():
             child.apply(fn)
