@@ -5,6 +5,8 @@ import argparse
 
 BENCHMARKS = {
     "seed": ("chainrule.bench.seed", "the tutorial's MNIST run on the book's layers vs PyTorch"),
+    "autograd": ("chainrule.bench.seed_autograd",
+                 "the same MNIST run through chainrule.nn/optim vs PyTorch (time and memory)"),
     "ops": ("chainrule.bench.ops", "the autograd engine's per-op overhead vs PyTorch"),
 }
 
