@@ -134,6 +134,8 @@ def check_layer(layer, *inputs, eps: float = 1e-6, atol: float = 1e-6, rtol: flo
     state = dict(vars(layer)) if hasattr(layer, "__dict__") else {}
     try:
         _run_check(layer, inputs64, report, np.random.default_rng(seed))
+    except Exception as err:  # whatever the layer does, the user gets a report
+        report.problems.append(f"the check could not run: {type(err).__name__}: {err}")
     finally:
         if hasattr(layer, "__dict__"):
             vars(layer).clear()
@@ -143,7 +145,8 @@ def check_layer(layer, *inputs, eps: float = 1e-6, atol: float = 1e-6, rtol: flo
 
 def _run_check(layer, inputs: list[np.ndarray], report: LayerCheckReport, rng) -> None:
     # float64 copies of every float array attribute; those that survive forward are parameters
-    arrays = {name: value.astype(np.float64) for name, value in vars(layer).items()
+    attributes = getattr(layer, "__dict__", {})
+    arrays = {name: value.astype(np.float64) for name, value in attributes.items()
               if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating)}
     for name, copy in arrays.items():
         setattr(layer, name, copy)
