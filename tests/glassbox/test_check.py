@@ -254,3 +254,23 @@ def test_report_to_dict_is_json_ready():
     good = json.loads(json.dumps(check_layer(affine(), x45()).to_dict()))
     assert good["ok"] is True and {r["name"] for r in good["results"]} == {"dx", "dW", "db"}
     assert all(r["max_rel_err"] < 1e-4 for r in good["results"])
+
+
+class NoBackward:
+    def forward(self, x):
+        return x
+
+
+class ReturnsNoneFromForward:
+    def forward(self, x):
+        self.x = x
+
+    def backward(self, dout):
+        return dout
+
+
+@pytest.mark.parametrize("layer", [NoBackward(), ReturnsNoneFromForward(), object()])
+def test_odd_objects_get_a_failing_report_not_a_crash(layer):
+    report = check_layer(layer, x45())
+    assert not report.ok and report.problems
+    assert "verdict: FAIL" in str(report)
