@@ -52,7 +52,8 @@ def mnist_is_cached():
 
 def test_train_two_layer_runs_a_few_iterations():
     if not mnist_is_cached():
-        pytest.skip("MNIST not available locally within 30 s; run `chainrule train` once to cache it")
+        pytest.skip("MNIST not available locally within 30 s; run `chainrule train` once "
+                    "to cache it")
     out = run("train_two_layer.py", "601", timeout=300)
     epochs = re.findall(r"test acc ([\d.]+)", out)
     assert len(epochs) == 2

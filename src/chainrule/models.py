@@ -34,7 +34,8 @@ class ParamDict(dict):
             value = np.asarray(value)
             if value.shape != current.shape:
                 raise ValueError(f"params[{key!r}]: new value has shape {value.shape} but the "
-                                 f"parameter has shape {current.shape}; parameters keep their shape")
+                                 f"parameter has shape {current.shape}; parameters keep "
+                                 f"their shape")
             np.copyto(current, value, casting="same_kind")
 
     def update(self, *args, **kwargs) -> None:
@@ -132,7 +133,8 @@ class MultiLayerNet(_BookNet):
                  weight_decay_lambda: float = 0.0, dtype=np.float64,
                  seed: int | None = None, rng: np.random.Generator | None = None):
         if activation not in self._ACTIVATIONS:
-            raise ValueError(f"MultiLayerNet: activation must be 'relu' or 'sigmoid', got {activation!r}")
+            raise ValueError(f"MultiLayerNet: activation must be 'relu' or 'sigmoid', "
+                             f"got {activation!r}")
         if isinstance(weight_init_std, str) and weight_init_std not in self._INIT_GAIN:
             raise ValueError(f"MultiLayerNet: weight_init_std must be 'he', 'xavier' or a number, "
                              f"got {weight_init_std!r}")

@@ -101,7 +101,7 @@ def run_interleaved(runs: list, batches: np.ndarray, evaluate_at: list[int]) -> 
 
 def _seconds_per_matmul(a_shape: tuple, b_shape: tuple, transpose_a: bool = False,
                         repeats: int = 5) -> float:
-    """Best time of one float32 np.matmul at these shapes (a given as a transposed view if asked)."""
+    """Best time of one float32 np.matmul at these shapes (a as a transposed view if asked)."""
     rng = np.random.default_rng(0)
     a = rng.random(a_shape[::-1] if transpose_a else a_shape, dtype=np.float32)
     a = a.T if transpose_a else a
@@ -117,7 +117,8 @@ def _seconds_per_matmul(a_shape: tuple, b_shape: tuple, transpose_a: bool = Fals
     return best
 
 
-def gemm_floor(iters: int, batch: int, evaluations: int, train: int, test: int) -> tuple[float, float]:
+def gemm_floor(iters: int, batch: int, evaluations: int, train: int,
+               test: int) -> tuple[float, float]:
     """(seconds, GFLOP) of the run's needed matrix products at the GEMM speed measured here.
 
     Per iteration: x @ W1, h @ W2 (forward), h.T @ dy (dW2), dy @ W2.T (dx of layer 2),

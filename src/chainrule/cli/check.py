@@ -63,7 +63,7 @@ def _load(target: str):
 
 
 def _random_inputs(layer, shape: tuple, rng) -> list:
-    """One random array per required argument of forward; an argument named t gets one-hot targets."""
+    """One random array per required argument of forward (one-hot targets for one named t)."""
     import inspect
 
     import numpy as np
@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             shape = tuple(int(n) for n in args.input_shape.split(","))
         except ValueError:
-            return _fail(f"--input-shape must be integers separated by commas, got {args.input_shape!r}")
+            return _fail(f"--input-shape must be integers separated by commas, "
+                         f"got {args.input_shape!r}")
         if any(n < 1 for n in shape):
             return _fail(f"--input-shape sizes must be positive, got {args.input_shape!r}")
     else:

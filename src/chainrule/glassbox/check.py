@@ -90,7 +90,8 @@ class LayerCheckReport:
         return "\n".join(lines)
 
 
-def _compare(name: str, analytic, numerical: np.ndarray, atol: float, rtol: float) -> GradientResult:
+def _compare(name: str, analytic, numerical: np.ndarray, atol: float,
+             rtol: float) -> GradientResult:
     """Element-wise comparison; the worst element is the one furthest outside the tolerance."""
     if analytic is None:
         return GradientResult(name, False, problem=f"backward gave None for {name} (a missing "
@@ -98,7 +99,8 @@ def _compare(name: str, analytic, numerical: np.ndarray, atol: float, rtol: floa
     try:
         analytic = np.asarray(analytic, dtype=np.float64)
     except (TypeError, ValueError):
-        return GradientResult(name, False, problem=f"{name} is not numeric: {type(analytic).__name__}")
+        return GradientResult(name, False,
+                              problem=f"{name} is not numeric: {type(analytic).__name__}")
     if analytic.shape != numerical.shape:
         return GradientResult(name, False, shape=analytic.shape, problem=f"{name} has shape "
                               f"{analytic.shape} but should have {numerical.shape}")
