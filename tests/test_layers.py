@@ -361,3 +361,34 @@ def test_softmax_with_loss_rejects_bad_labels(t):
 def test_affine_rejects_input_that_does_not_fit_W():
     with pytest.raises(ValueError, match=r"Affine.forward.*\(4, 6\).*\(5, 3\)"):
         Affine(np.ones((5, 3)), np.ones(3)).forward(np.ones((4, 6)))
+
+
+# ---- property tests ---------------------------------------------------------------------
+
+@requires_torch
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 5), classes=st.integers(2, 6),
+       scale=st.sampled_from([1e-3, 1.0, 30.0, 1e4]), seed=st.integers(0, 2**16),
+       one_hot=st.booleans())
+def test_softmax_with_loss_matches_pytorch_on_any_logits(n, classes, scale, seed, one_hot):
+    import torch
+    r = np.random.default_rng(seed)
+    x, t = scale * r.standard_normal((n, classes)), r.integers(0, classes, n)
+    target = np.eye(classes)[t] if one_hot else t
+    layer = SoftmaxWithLoss()
+    with strict():
+        loss, dx = layer.forward(x, target), layer.backward(1)
+    tx = torch.tensor(x, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(tx, torch.tensor(target))
+    expected.backward()
+    assert loss == pytest.approx(expected.item(), rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-9, atol=1e-15)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 3), feature_shape=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+       out=st.integers(1, 3))
+def test_affine_gradients_for_any_input_shape(n, feature_shape, out):
+    features = int(np.prod(feature_shape))
+    layer = Affine(rng.standard_normal((features, out)), rng.standard_normal(out))
+    check_numerically(layer, [rng.standard_normal((n, *feature_shape))], params=("W", "b"))
