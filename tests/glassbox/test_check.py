@@ -274,3 +274,55 @@ def test_odd_objects_get_a_failing_report_not_a_crash(layer):
     report = check_layer(layer, x45())
     assert not report.ok and report.problems
     assert "verdict: FAIL" in str(report)
+
+
+class Vol2Affine:
+    """The second volume's style: params/grads lists, backward writes grads[i][...]."""
+
+    def __init__(self, W, b):
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+
+    def forward(self, x):
+        W, b = self.params
+        self.x = x
+        return x @ W + b
+
+    def backward(self, dout):
+        W, _ = self.params
+        self.grads[0][...] = self.x.T @ dout
+        self.grads[1][...] = dout.sum(axis=0)
+        return dout @ W.T
+
+
+class Vol2RebindsGrad(Vol2Affine):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads[0] = self.x.T @ dout  # rebinding: an optimizer keeps the old array
+        return dx
+
+
+class Vol2ForgetsDb(Vol2Affine):
+    def backward(self, dout):
+        self.grads[0][...] = self.x.T @ dout
+        return dout @ self.params[0].T
+
+
+def vol2(cls):
+    return cls(rng.standard_normal((5, 3)), rng.standard_normal(3))
+
+
+def test_second_volume_params_and_grads_lists_are_checked():
+    layer = vol2(Vol2Affine)
+    params_before = layer.params
+    report = check_layer(layer, x45())
+    assert report.ok, str(report)
+    assert [r.name for r in report.results] == ["dx", "grads[0]", "grads[1]"]
+    assert layer.params is params_before and layer.params[0].dtype == np.float64
+
+
+def test_second_volume_rebound_and_unset_grads_are_caught():
+    rebinds = check_layer(vol2(Vol2RebindsGrad), x45())
+    assert not rebinds.ok and any("replaced grads[0]" in p for p in rebinds.problems)
+    forgets = check_layer(vol2(Vol2ForgetsDb), x45())
+    assert "unset" in failing(forgets, "grads[1]").problem

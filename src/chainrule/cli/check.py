@@ -13,7 +13,8 @@ def register(subparsers) -> None:
                     "numerical ones in float64. Exit 0 if all agree, 1 if not, 2 on bad usage.")
     parser.add_argument("target", metavar="FILE.py:NAME", help="e.g. my_layers.py:Sigmoid")
     parser.add_argument("--input-shape", metavar="N,D", default=None,
-                        help="shape of each input (default 4,5; 4,W.shape[0] for a layer with W)")
+                        help="shape of each input (default 4,5; 4,W.shape[0] for a layer with "
+                             "W or params[0])")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs and dout")
     parser.add_argument("--eps", type=float, default=1e-6, help="finite-difference step")
     parser.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance")
@@ -97,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"--input-shape sizes must be positive, got {args.input_shape!r}")
     else:
         W = getattr(layer, "W", None)
+        if W is None and getattr(layer, "params", None):  # the second volume: params = [W, b]
+            W = layer.params[0]
         shape = (4, W.shape[0]) if isinstance(W, np.ndarray) and W.ndim == 2 else (4, 5)
     rng = np.random.default_rng(args.seed)
     report = check_layer(layer, *_random_inputs(layer, shape, rng), eps=args.eps,

@@ -6,11 +6,12 @@ The book's protocol, made strict:
     grads = layer.backward(dout)        # dout random, shaped like out (1 for a scalar loss)
 
 and every returned input gradient (dx, or dx, dy for two inputs) and every parameter
-gradient (`dW` for `W`, `db` for `b`, any `d<name>` whose `<name>` is an array) is compared
-with the central difference of sum(out * dout), element by element, in float64. The report
-names each gradient, its worst element, the analytic and numerical values there, and a
-verdict; it also reports a backward that returns None or the wrong shape, raises, modifies
-its dout, or leaves a parameter gradient unset. The layer is left exactly as it was.
+gradient (`dW` for `W`, `db` for `b`, any `d<name>` whose `<name>` is an array, and the
+second volume's `grads[i]` for `params[i]`) is compared with the central difference of
+sum(out * dout), element by element, in float64. The report names each gradient, its worst
+element, the analytic and numerical values there, and a verdict; it also reports a backward
+that returns None or the wrong shape, raises, modifies its dout, or leaves a parameter
+gradient unset. The layer is left exactly as it was.
 """
 from __future__ import annotations
 
@@ -152,6 +153,7 @@ def _run_check(layer, inputs: list[np.ndarray], report: LayerCheckReport, rng) -
               if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating)}
     for name, copy in arrays.items():
         setattr(layer, name, copy)
+    listed = _use_listed_params(layer)
     saved_inputs = [x.copy() for x in inputs]
     try:
         out = layer.forward(*inputs)
@@ -187,6 +189,12 @@ def _run_check(layer, inputs: list[np.ndarray], report: LayerCheckReport, rng) -
     if not np.array_equal(dout, dout_before, equal_nan=True):
         report.problems.append("backward modified the dout it was given (the caller may still "
                                "need it): compute a new array instead of changing dout in place")
+    listed_grads = [_copy(g) for g in getattr(layer, "grads", [])] if listed else []
+    for i, g in enumerate(getattr(layer, "grads", [])[:len(listed)]):
+        if g is not listed[i][1]:
+            report.problems.append(f"backward replaced grads[{i}] instead of writing into it "
+                                   f"(grads[{i}][...] = ...): an optimizer holding the old "
+                                   f"array never sees the new gradient")
     params += [name for name in kept if name not in params and hasattr(layer, "d" + name)]
     param_grads = {name: _copy(getattr(layer, "d" + name, None)) for name in params}
     if grads is None:
@@ -212,6 +220,24 @@ def _run_check(layer, inputs: list[np.ndarray], report: LayerCheckReport, rng) -
         else:
             report.results.append(_numerical_result("d" + name, param_grads[name], objective,
                                                     getattr(layer, name), report))
+    for i, ((param, _), grad) in enumerate(zip(listed, listed_grads)):
+        if isinstance(grad, np.ndarray) and np.isnan(grad).all():
+            report.results.append(GradientResult(f"grads[{i}]", False, problem=f"backward left "
+                                                 f"grads[{i}] unset: write grads[{i}][...] = ..."))
+        else:
+            report.results.append(_numerical_result(f"grads[{i}]", grad, objective, param, report))
+
+
+def _use_listed_params(layer) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The book's volume 2 convention, self.params = [W, b] with backward writing into
+    self.grads[i][...]: installs float64 copies, and NaN-filled grads that show if left unset."""
+    params, grads = getattr(layer, "params", None), getattr(layer, "grads", None)
+    if not (isinstance(params, list) and isinstance(grads, list) and len(params) == len(grads)
+            and all(isinstance(a, np.ndarray) for a in params + grads)):
+        return []
+    layer.params = [p.astype(np.float64) for p in params]
+    layer.grads = [np.full(p.shape, np.nan) for p in layer.params]
+    return list(zip(layer.params, layer.grads))
 
 
 def _numerical_result(name, analytic, objective, target: np.ndarray, report) -> GradientResult:
