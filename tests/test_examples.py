@@ -1,4 +1,5 @@
 """The example scripts run as a user would run them and print the tutorials' numbers."""
+import functools
 import re
 import subprocess
 import sys
@@ -40,6 +41,7 @@ def test_gradient_check_agrees_for_every_parameter():
         assert float(re.search(r"mean abs diff ([\d.e+-]+)", line).group(1)) < 1e-7
 
 
+@functools.lru_cache(maxsize=None)
 def mnist_is_cached():
     """True when load_mnist exists and returns within a few seconds (no download in tests)."""
     probe = ("from chainrule.datasets import load_mnist; load_mnist()")
