@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 INPUT, HIDDEN, OUTPUT = 784, 100, 10
+PAUSE = 0.25  # seconds between turns, untimed: longer than OpenBLAS's idle spin
 
 
 def _epochs(iters: int, train_size: int, batch: int) -> list[int]:
@@ -84,12 +85,15 @@ def run_interleaved(runs: list, batches: np.ndarray, evaluate_at: list[int]) -> 
     Every run does the whole tutorial loop (a step per batch, an evaluation after the step of
     each epoch start); taking turns per epoch, in alternating order, spreads the load of a
     shared machine evenly over the runs instead of favouring whichever ran in a quiet minute.
+    Before each turn an untimed pause lets the previous run's idle worker threads stop
+    spinning (OpenBLAS's spin for about 0.1 s after a call and would slow the next run).
     """
     seconds, accuracy = [0.0] * len(runs), [float("nan")] * len(runs)
     bounds = [*evaluate_at[1:], len(batches)]
     for epoch, (begin, end) in enumerate(zip([0, *bounds[:-1]], bounds)):
         order = range(len(runs)) if epoch % 2 == 0 else reversed(range(len(runs)))
         for r in order:
+            time.sleep(PAUSE)
             start = time.perf_counter()
             for i in range(begin, end):
                 runs[r].step(batches[i])
