@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
 
 import numpy as np
 
 from chainrule.engine import Tensor, as_tensor
+from chainrule.atomic import atomic_open
 
 __all__ = ["save", "load", "load_metadata", "SafetensorsError"]
 
@@ -100,38 +100,10 @@ def save(tensors: Mapping[str, Any], path: str | os.PathLike,
         arrays[key] = _to_array(key, value)
     header = _header(arrays, metadata)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                               prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(header)
-            for arr in arrays.values():
-                _write_array(f, arr)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (best effort: not every platform allows it)."""
-    try:
-        fd = os.open(directory if str(directory) else ".", os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    with atomic_open(path, "wb") as f:
+        f.write(header)
+        for arr in arrays.values():
+            _write_array(f, arr)
 
 
 def _read_header(f: BinaryIO, size: int, where: str) -> tuple[int, dict, dict]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from chainrule.atomic import atomic_open
 
 __all__ = ["TrainConfig", "train", "train_book", "load_data", "save_history",
            "plot_history", "format_summary", "TRAINERS", "DATASETS"]
@@ -239,20 +240,9 @@ def save_history(history: dict[str, Any], out_dir: str | os.PathLike) -> Path:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    """Atomic write: a temporary file in the same directory, then os.replace."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1)
-            f.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1)
+        f.write("\n")
 
 
 def plot_history(history: dict[str, Any], path: str | os.PathLike) -> Path:

@@ -29,6 +29,8 @@ from typing import Callable
 
 import numpy as np
 
+from chainrule.atomic import atomic_open
+
 __all__ = ["load_mnist", "MnistUnavailableError", "default_data_dir", "mnist_dir",
            "is_mnist_cached"]
 
@@ -252,22 +254,11 @@ def _store(path: Path, data: bytes) -> None:
 
     A cache that cannot be written (read-only, disk full) only costs a warning: the data
     in hand is still returned."""
-    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
+        with atomic_open(path, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)   # mkstemp makes it owner-only; the cache is shared data
-        os.replace(tmp, path)
     except OSError as err:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
         import warnings
         warnings.warn(f"cannot cache MNIST file {path}: {err}", RuntimeWarning, stacklevel=3)
 

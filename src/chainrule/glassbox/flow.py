@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from chainrule.glassbox.explain import text_table
+from chainrule.atomic import atomic_open
 
 __all__ = ["GradFlowRecorder", "grad_arrays", "vanishing", "VanishingResult", "LayerGrad",
            "ACTIVATIONS", "INITS"]
@@ -102,9 +103,8 @@ class GradFlowRecorder:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {"json": out / f"{prefix}.json"}
-        tmp = paths["json"].with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
-        os.replace(tmp, paths["json"])
+        with atomic_open(paths["json"], "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, indent=2)
         if plot and self.iterations:
             from chainrule.viz.plots import plot_grad_flow
             paths["png"] = plot_grad_flow(self.to_dict(), out / f"{prefix}.png")

@@ -152,7 +152,7 @@ def to_dot(output: Tensor, names: Any = None, show_grad: bool = True, decimals: 
             parts.append(f'<FONT COLOR="{color}">{esc}</FONT>' if color else esc)
         return "<" + "<BR/>".join(parts) + ">"
 
-    out = [f"digraph chainrule {{",
+    out = ["digraph chainrule {",
            f'  rankdir={rankdir}; nodesep=0.4; ranksep=0.6;',
            '  node [fontname="Helvetica", fontsize=11];',
            '  edge [fontname="Helvetica", fontsize=10];']
