@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
-import os
 import time
 
 import numpy as np
