@@ -26,7 +26,7 @@ from chainrule import nn, optim
 from chainrule.engine import as_tensor, no_grad
 from chainrule.serialization import load, load_metadata, save
 from chainrule.training import (TRAINERS, Data, OnEval, OnIter, TrainConfig, _check_data,
-                                _new_history, load_data)
+                                _new_history, load_data, make_evaluator)
 
 __all__ = ["AutogradConfig", "train_autograd", "build_mlp", "make_optimizer", "accuracy",
            "save_checkpoint", "load_checkpoint", "OPTIMIZERS"]
@@ -208,16 +208,8 @@ def train_autograd(config: TrainConfig, data: Data | None = None, *,
     if config.resume is not None:
         start_iter, history = _resume(config, model, optimizer, rng, history)
 
-    def evaluate(done: int) -> None:
-        record = {"iter": done, "epoch": done / iter_per_epoch,
-                  "train_acc": accuracy(model, x_train, t_train),
-                  "test_acc": accuracy(model, x_test, t_test)}
-        history["eval_iters"].append(record["iter"])
-        history["epochs"].append(record["epoch"])
-        history["train_acc"].append(record["train_acc"])
-        history["test_acc"].append(record["test_acc"])
-        if on_eval is not None:
-            on_eval(record)
+    evaluate = make_evaluator(lambda x, t: accuracy(model, x, t), history,
+                              (x_train, t_train, x_test, t_test), on_eval)
 
     params = list(model.parameters())
     start = time.perf_counter()

@@ -142,17 +142,8 @@ def train_book(config: TrainConfig, data: Data | None = None, *, on_iter: OnIter
     iter_per_epoch = max(train_size / config.batch_size, 1)
     history = _new_history(config, x_train, x_test, classes, iter_per_epoch)
 
-    def evaluate(done: int) -> None:
-        record = {"iter": done, "epoch": done / iter_per_epoch,
-                  "train_acc": network.accuracy(x_train, t_train),
-                  "test_acc": network.accuracy(x_test, t_test)}
-        history["eval_iters"].append(record["iter"])
-        history["epochs"].append(record["epoch"])
-        history["train_acc"].append(record["train_acc"])
-        history["test_acc"].append(record["test_acc"])
-        if on_eval is not None:
-            on_eval(record)
-
+    evaluate = make_evaluator(network.accuracy, history, (x_train, t_train, x_test, t_test),
+                              on_eval)
     start = time.perf_counter()
     evaluate(0)
     for i in range(config.iters):
@@ -194,6 +185,25 @@ def _train_autograd(*args, **kwargs) -> dict[str, Any]:
 
 TRAINERS: dict[str, Callable[..., dict[str, Any]]] = {"book": train_book,
                                                       "autograd": _train_autograd}
+
+
+def make_evaluator(accuracy: Callable[[np.ndarray, np.ndarray], float],
+                   history: dict[str, Any], data: tuple, on_eval: OnEval | None
+                   ) -> Callable[[int], None]:
+    """`evaluate(done)`: train and test accuracy on the full sets, appended to the history
+    and passed to on_eval."""
+    x_train, t_train, x_test, t_test = data
+
+    def evaluate(done: int) -> None:
+        record = {"iter": done, "epoch": done / history["iter_per_epoch"],
+                  "train_acc": accuracy(x_train, t_train),
+                  "test_acc": accuracy(x_test, t_test)}
+        for key, column in (("iter", "eval_iters"), ("epoch", "epochs"),
+                            ("train_acc", "train_acc"), ("test_acc", "test_acc")):
+            history[column].append(record[key])
+        if on_eval is not None:
+            on_eval(record)
+    return evaluate
 
 
 def _check_data(x_train, t_train, x_test, t_test, dtype: np.dtype) -> None:
