@@ -188,3 +188,12 @@ def test_grad_of_broadcast_is_summed_to_input_shape():
     assert a.grad.shape == (1, 3) and b.grad.shape == (4, 1)
     np.testing.assert_allclose(a.grad.numpy(), 4.0)
     np.testing.assert_allclose(b.grad.numpy(), 3.0)
+
+
+def test_integer_and_boolean_arrays_do_not_promote_float32():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    one_hot = np.array([0, 1], dtype=np.int64)
+    y = x * one_hot + np.array([True, False]) - one_hot * x
+    assert y.dtype == np.float32
+    (y * one_hot).sum().backward()
+    assert x.grad.dtype == np.float32

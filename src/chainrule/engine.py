@@ -368,6 +368,8 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, np.ndarray):
+        if like is not None and x.dtype.kind in "biu" and like.data.dtype.kind == "f":
+            x = x.astype(like.data.dtype)  # an int64 one-hot must not make float32 float64
         return _wrap(x)
     if like is not None and type(x) in (int, float) and like.data.dtype.kind == "f":
         key = (x, type(x), like.data.dtype)
