@@ -29,17 +29,22 @@ LOG_SOFTMAX = Primitive(
     jvps=(lambda t, out, a, axis: t - (np.exp(out) * t).sum(axis=axis, keepdims=True),))
 
 
+def _pick(a, target):
+    """a[..., target] per row: the entries of the target classes (rows of a 2-D view)."""
+    rows = a.reshape(-1, a.shape[-1])
+    return rows[np.arange(rows.shape[0]), target.reshape(-1)].reshape(target.shape)
+
+
 def _ce_forward(logits, target, reduction, cache):
     """Cross-entropy of softmax(logits) against class indices or class probabilities."""
-    logp = _log_softmax(logits, -1)
-    cache["softmax"] = np.exp(logp)
-    if target.dtype.kind in "iu":
-        losses = -np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
-    else:
-        losses = -(target * logp).sum(axis=-1)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=-1, keepdims=True)
+    cache["softmax"] = e / total
+    logp = shifted - np.log(total)
+    losses = -_pick(logp, target) if target.dtype.kind in "iu" else -(target * logp).sum(-1)
     if reduction == "mean":
-        return losses.mean(dtype=logits.dtype) if target.dtype.kind in "iu" else \
-            losses.sum() / losses.size
+        return losses.sum() / logits.dtype.type(losses.size)
     if reduction == "sum":
         return losses.sum()
     return losses
@@ -47,18 +52,16 @@ def _ce_forward(logits, target, reduction, cache):
 
 def _ce_dlogits(out, logits, target, reduction, cache):
     """d loss_i / d logits_i: softmax minus the target distribution (times its mass)."""
-    if isinstance(logits, Tensor):
-        p = gen.softmax(logits, -1)
-    else:
-        p = cache["softmax"]
+    p = gen.softmax(logits, -1) if isinstance(logits, Tensor) else cache["softmax"]
     if target.dtype.kind in "iu":
         onehot = np.zeros(p.shape, dtype=p.dtype)
-        np.put_along_axis(onehot, target[..., None], 1, axis=-1)
+        rows = onehot.reshape(-1, p.shape[-1])
+        rows[np.arange(rows.shape[0]), target.reshape(-1)] = 1
         d = p - onehot
     else:
         d = p * target.sum(axis=-1, keepdims=True).astype(p.dtype) - target.astype(p.dtype)
     if reduction == "mean":
-        d = d / (d.size // d.shape[-1] if d.ndim > 1 else 1)
+        d = d / p.dtype.type(d.size // d.shape[-1] if d.ndim > 1 else 1)
     return d
 
 
