@@ -132,23 +132,17 @@ def _push_tangents(prim: Primitive, inputs: tuple, args: list, attrs: dict, out:
         out._tangent = np.asarray(tangent, dtype=out.data.dtype)
 
 
-def _scalar_dtype(data: Any) -> Any:
-    """Python numbers and lists become float32 (as in PyTorch); bools stay bool."""
-    arr = np.asarray(data)
-    if arr.dtype.kind in "fiu":
-        return np.float32
-    return None
-
-
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """A fresh array: NumPy data keeps its dtype; Python numbers and lists become float32
+    (as in PyTorch's default dtype), Python bools stay bool."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
-        arr = np.array(data, dtype=dtype)
-    else:
-        arr = np.array(data, dtype=dtype if dtype is not None else _scalar_dtype(data))
+    arr = np.array(data, dtype=dtype)
     if arr.dtype == object:
         raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")
+    if dtype is None and not isinstance(data, (np.ndarray, np.generic)) \
+            and arr.dtype.kind in "fiu":
+        arr = arr.astype(np.float32)
     return arr
 
 
