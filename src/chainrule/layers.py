@@ -183,6 +183,14 @@ class _LossLayer(Layer):
                              f"{np.shape(dout)} but the loss is a scalar (shape ()); pass "
                              f"a scalar dout such as 1")
 
+    def _targets_like(self, x, t) -> tuple[np.ndarray, np.ndarray]:
+        """x as floats and targets t of x's shape (batch axis first), in x's dtype."""
+        x, t = _as_float(x), np.asarray(t)
+        if x.ndim == 0 or t.shape != x.shape:
+            raise ValueError(f"{type(self).__name__}.forward: x of shape {x.shape} and targets "
+                             f"of shape {t.shape} must have the same shape, with a batch axis")
+        return x, t.astype(x.dtype, copy=False)
+
     def backward(self, dout=1):
         """dx = dout * (y - t) / batch, in the input's dtype."""
         self._check_dout(dout)
@@ -237,12 +245,8 @@ class IdentityWithLoss(_LossLayer):
     """
 
     def forward(self, x, t):
-        x = _as_float(x)
-        t = np.asarray(t)
-        if x.ndim == 0 or t.shape != x.shape:
-            raise ValueError(f"IdentityWithLoss.forward: x of shape {x.shape} and targets of "
-                             f"shape {t.shape} must have the same shape, with a batch axis")
-        self.y, self.t = x, t.astype(x.dtype, copy=False)
+        x, t = self._targets_like(x, t)
+        self.y, self.t = x, t
         self.batch, self.out_shape = x.shape[0], ()
         diff = self.y - self.t
         return 0.5 * (diff * diff).sum() / x.dtype.type(self.batch)
@@ -257,12 +261,8 @@ class SigmoidWithLoss(_LossLayer):
     """
 
     def forward(self, x, t):
-        x = _as_float(x)
-        t = np.asarray(t)
-        if x.ndim == 0 or t.shape != x.shape:
-            raise ValueError(f"SigmoidWithLoss.forward: x of shape {x.shape} and targets of "
-                             f"shape {t.shape} must have the same shape, with a batch axis")
-        self.t = t.astype(x.dtype, copy=False)
+        x, t = self._targets_like(x, t)
+        self.t = t
         self.y = _sigmoid(x)
         self.batch, self.out_shape = x.shape[0], ()
         losses = np.maximum(x, 0) - x * self.t + np.log1p(np.exp(-np.abs(x)))
