@@ -53,25 +53,30 @@ def _reject(node: ast.AST, what: str, hint: str = "") -> ExprError:
                        f"{', '.join(sorted(FUNCTIONS))}(…)")
 
 
-def _check(node: ast.AST, names: list[str]) -> None:
-    """Walk the tree, raising ExprError on anything outside the whitelist."""
-    if isinstance(node, ast.Expression):
-        return _check(node.body, names)
+def _operands(node: ast.AST) -> list[ast.AST]:
+    """The sub-expressions a whitelisted node is computed from, left to right."""
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Call):
+        return [node.args[0]]
+    return []
+
+
+def _check_node(node: ast.AST, names: list[str]) -> None:
+    """Raise ExprError if this one node is outside the whitelist; collect new names."""
     if isinstance(node, ast.BinOp):
         if type(node.op) not in _BINOPS:
             raise _reject(node, f"the operator {type(node.op).__name__}",
                           _HINTS.get(type(node.op), ""))
-        _check(node.left, names)
-        return _check(node.right, names)
-    if isinstance(node, ast.UnaryOp):
+    elif isinstance(node, ast.UnaryOp):
         if not isinstance(node.op, (ast.USub, ast.UAdd)):
             raise _reject(node, f"the operator {type(node.op).__name__}")
-        return _check(node.operand, names)
-    if isinstance(node, ast.Constant):
+    elif isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise _reject(node, f"the constant {node.value!r}", "only real numbers")
-        return None
-    if isinstance(node, ast.Name):
+    elif isinstance(node, ast.Name):
         if node.id.startswith("_"):
             raise _reject(node, f"the name {node.id!r}", "names may not start with _")
         if node.id in FUNCTIONS:
@@ -79,18 +84,29 @@ def _check(node: ast.AST, names: list[str]) -> None:
                           f"write {node.id}(x)")
         if node.id not in CONSTANTS and node.id not in names:
             names.append(node.id)
-        return None
-    if isinstance(node, ast.Call):
+    elif isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
             raise _reject(node, "calling anything but a named function")
         if node.func.id not in FUNCTIONS:
             raise _reject(node, f"the unknown function {node.func.id!r}")
         if len(node.args) != 1 or node.keywords or isinstance(node.args[0], ast.Starred):
             raise _reject(node, f"{node.func.id}(…) with other than one argument")
-        return _check(node.args[0], names)
-    if isinstance(node, ast.Attribute):
+    elif isinstance(node, ast.Attribute):
         raise _reject(node, f"attribute access (.{node.attr})")
-    raise _reject(node, f"a {type(node).__name__} expression")
+    else:
+        raise _reject(node, f"a {type(node).__name__} expression")
+
+
+def _check(tree: ast.Expression) -> list[str]:
+    """Check every node against the whitelist, left to right, with an explicit stack (a
+    chain like x+x+…+x is as deep as it is long); returns the free names in order."""
+    names: list[str] = []
+    stack = [tree.body]
+    while stack:
+        node = stack.pop()
+        _check_node(node, names)
+        stack.extend(reversed(_operands(node)))
+    return names
 
 
 @dataclass
@@ -152,37 +168,49 @@ class Expression:
             records.append(rec)
             return rec
 
-        def ev(node: ast.AST):
+        def combine(node: ast.AST, args: list):
+            """One node's value from its operands' values (floats for constants)."""
             if isinstance(node, ast.Constant):
                 return float(node.value)
             if isinstance(node, ast.Name):
                 return float(CONSTANTS[node.id]) if node.id in CONSTANTS else inputs[node.id]
             if isinstance(node, ast.UnaryOp):
-                a = ev(node.operand)
+                (a,) = args
                 if isinstance(node.op, ast.UAdd):
                     return a
                 return -a if isinstance(a, float) else new(ops.neg(a.tensor), "neg", [a])
             if isinstance(node, ast.Call):
-                a = ev(node.args[0])
+                (a,) = args
                 fn = FUNCTIONS[node.func.id]
                 if isinstance(a, float):
-                    with np.errstate(all="ignore"):
-                        return float(fn(tensor(np.float64(a))).data)
+                    return float(fn(tensor(np.float64(a))).data)
                 op = "log" if node.func.id == "ln" else node.func.id
                 return new(fn(a.tensor), op, [a])
             if isinstance(node, ast.BinOp):
-                a, b = ev(node.left), ev(node.right)
+                a, b = args
                 op = _BINOPS[type(node.op)][0]
                 if isinstance(a, float) and isinstance(b, float):
-                    with np.errstate(all="ignore"):
-                        return float(getattr(ops, op)(tensor(np.float64(a)),
-                                                      np.float64(b)).data)
+                    return float(getattr(ops, op)(tensor(np.float64(a)), np.float64(b)).data)
                 out = getattr(ops, op)(value(a), value(b))
                 return new(out, op, [a, b], **(out._attrs or {}))
             raise _reject(node, type(node).__name__)
 
+        # post-order with an explicit stack, operands left to right: no recursion, so
+        # the depth of the expression is bounded only by its length
+        stack: list[tuple[ast.AST, bool]] = [(self.tree.body, False)]
+        results: list = []
         with np.errstate(all="ignore"):
-            result = ev(self.tree.body)
+            while stack:
+                node, ready = stack.pop()
+                operands = _operands(node)
+                if not ready:
+                    stack.append((node, True))
+                    stack.extend((o, False) for o in reversed(operands))
+                    continue
+                args = results[len(results) - len(operands):]
+                del results[len(results) - len(operands):]
+                results.append(combine(node, args))
+        (result,) = results
         if isinstance(result, float):
             raise ExprError(f"the expression {self.source!r} has no variables: nothing to "
                             f"differentiate")
@@ -215,10 +243,12 @@ def parse(source: str) -> Expression:
     except SyntaxError as err:
         raise ExprError(f"not a valid expression: {err.msg} at column {err.offset} "
                         f"(only formulas like (log(x)*(x+3)+x**2)/sin(x) are accepted)") from None
-    except (RecursionError, MemoryError, ValueError):
-        raise ExprError("not a valid expression (too deeply nested or not text)") from None
-    names: list[str] = []
-    _check(tree, names)
+    except (RecursionError, MemoryError):   # some Python versions' parsers recurse
+        raise ExprError("expression nests too deeply for Python's parser; write it with "
+                        "fewer nested operations") from None
+    except ValueError as err:               # e.g. a NUL character
+        raise ExprError(f"not a valid expression ({err})") from None
+    names = _check(tree)
     if not names:
         raise ExprError(f"the expression {source.strip()!r} has no variables: nothing to "
                         f"differentiate (write it in terms of x, y, …)")
