@@ -12,6 +12,14 @@ sum(out * dout), element by element, in float64. The report names each gradient,
 element, the analytic and numerical values there, and a verdict; it also reports a backward
 that returns None or the wrong shape, raises, modifies its dout, or leaves a parameter
 gradient unset. The layer is left exactly as it was.
+
+Each layer is checked on two independent draws and passes only if both pass: the first
+with the given inputs and parameters, the second with fresh inputs and perturbed
+parameters. Every random array (each input, each parameter perturbation, each dout) comes
+from its own stream spawned from one seed, so dout can never equal an input: with dout == x
+a backward that uses x where dout belongs, or a transposed dW = dout.T @ x, looks right.
+Where a wrong gradient is the right one times a constant, negated or transposed, the report
+says so.
 """
 from __future__ import annotations
 
@@ -23,6 +31,7 @@ from ..numgrad import numerical_gradient
 
 # parameters the book's layers always have a gradient for, even before a backward sets it
 _KNOWN_PARAMS = ("W", "b", "gamma", "beta")
+_DRAWS = 2  # independent draws per check; every one must pass
 
 
 @dataclass
@@ -38,6 +47,8 @@ class GradientResult:
     analytic: float | None = None   # value at worst_index
     numerical: float | None = None  # value at worst_index
     problem: str | None = None      # why there was nothing to compare, if so
+    diagnosis: str | None = None    # a simple relation a wrong gradient has to the right one
+    draw: int = 1                   # the draw these numbers come from (the worse of the two)
 
 
 @dataclass
@@ -51,6 +62,7 @@ class LayerCheckReport:
     rtol: float
     results: list[GradientResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    draws: int = 0  # how many independent draws ran
 
     @property
     def ok(self) -> bool:
@@ -61,23 +73,26 @@ class LayerCheckReport:
 
     def to_dict(self) -> dict:
         return {"layer": self.layer, "ok": self.ok, "inputs": [list(s) for s in self.inputs],
-                "eps": self.eps, "atol": self.atol, "rtol": self.rtol,
+                "eps": self.eps, "atol": self.atol, "rtol": self.rtol, "draws": self.draws,
                 "results": [asdict(r) for r in self.results], "problems": list(self.problems)}
 
     def __str__(self) -> str:
         shapes = ", ".join(str(s) for s in self.inputs)
-        lines = [f"check_layer {self.layer}: inputs {shapes}; float64, eps={self.eps:g}, "
+        draws = f"{self.draws} independent draw{'' if self.draws == 1 else 's'}"
+        lines = [f"check_layer {self.layer}: inputs {shapes}; {draws}, float64, eps={self.eps:g}, "
                  f"pass if |analytic - numerical| <= {self.atol:g} + {self.rtol:g} * |numerical|",
                  f"  {'gradient':<10}{'shape':<14}{'max abs err':>12}{'max rel err':>12}  "
                  f"{'worst at':<12}{'analytic':>13}{'numerical':>13}  verdict"]
         for r in self.results:
-            verdict = "ok" if r.passed else "WRONG"
+            verdict = "ok" if r.passed else "WRONG" if r.draw == 1 else f"WRONG (draw {r.draw})"
             if r.problem is not None:
                 lines.append(f"  {r.name:<10}{verdict}: {r.problem}")
                 continue
             lines.append(f"  {r.name:<10}{str(r.shape):<14}{r.max_abs_err:>12.2e}"
                          f"{r.max_rel_err:>12.2e}  {str(r.worst_index):<12}"
                          f"{r.analytic:>13.6g}{r.numerical:>13.6g}  {verdict}")
+            if r.diagnosis:
+                lines.append(f"  hint: {r.diagnosis}")
         lines += [f"  problem: {p}" for p in self.problems]
         bad = [r.name for r in self.results if not r.passed]
         if self.ok:
@@ -91,8 +106,8 @@ class LayerCheckReport:
         return "\n".join(lines)
 
 
-def _compare(name: str, analytic, numerical: np.ndarray, atol: float,
-             rtol: float) -> GradientResult:
+def _compare(name: str, analytic, numerical: np.ndarray, atol: float, rtol: float,
+             batch: int | None = None) -> GradientResult:
     """Element-wise comparison; the worst element is the one furthest outside the tolerance."""
     if analytic is None:
         return GradientResult(name, False, problem=f"backward gave None for {name} (a missing "
@@ -111,12 +126,52 @@ def _compare(name: str, analytic, numerical: np.ndarray, atol: float,
     rel = np.divide(err, scale, out=np.zeros_like(err), where=scale > 0)
     excess = err / (atol + rtol * np.abs(numerical))
     worst = np.unravel_index(np.argmax(excess), err.shape) if err.size else ()
+    passed = bool(np.all(excess <= 1))
     return GradientResult(
-        name, bool(np.all(excess <= 1)), shape=analytic.shape,
+        name, passed, shape=analytic.shape,
         max_abs_err=float(err.max(initial=0.0)), max_rel_err=float(rel.max(initial=0.0)),
         worst_index=tuple(int(i) for i in worst),
         analytic=float(analytic[worst]) if err.size else None,
-        numerical=float(numerical[worst]) if err.size else None)
+        numerical=float(numerical[worst]) if err.size else None,
+        diagnosis=None if passed else _diagnose(name, analytic, numerical, atol, rtol, batch))
+
+
+def _diagnose(name: str, analytic: np.ndarray, numerical: np.ndarray, atol: float, rtol: float,
+              batch: int | None) -> str | None:
+    """One line naming a sign flip, a transpose or a constant factor between a wrong analytic
+    gradient and the numerical one, claimed only when it holds at every element to tolerance."""
+    if not (np.all(np.isfinite(analytic)) and np.all(np.isfinite(numerical))):
+        return None
+    significant = int(np.count_nonzero(np.abs(numerical) > 10 * atol))
+    if not significant or not np.any(np.abs(analytic) > 10 * atol):
+        return None  # a relation to (almost) zero would say nothing
+
+    def fits(target: np.ndarray, c: float = 1.0) -> bool:
+        return bool(np.all(np.abs(analytic - c * target)
+                           <= atol * max(1.0, abs(c)) + rtol * np.abs(c * target)))
+
+    if fits(-numerical):
+        return f"{name} has the wrong sign: analytic == -numerical"
+    if analytic.ndim == 2 and analytic.shape[0] == analytic.shape[1] and fits(numerical.T):
+        return f"{name} looks transposed: analytic == numerical.T"
+    if significant >= 2:  # with one element any factor fits, which would say nothing
+        c = float(np.vdot(numerical, analytic) / np.vdot(numerical, numerical))
+        if abs(c - 1) > 10 * rtol and fits(numerical, c):
+            shown, hint = _nice(c), ""
+            if batch and batch > 1:
+                hint = {_nice(batch): " (the batch size?)", _nice(1 / batch): " (1/batch size?)",
+                        _nice(-batch): " (minus the batch size?)"}.get(shown, "")
+            return f"{name} is off by a constant factor {shown}{hint}: " \
+                   f"analytic == {shown} * numerical"
+    return None
+
+
+def _nice(c: float) -> str:
+    """c as a short number: 4.0 for 3.9999999, 0.25 for 1/4.0000001, else 4 significant digits."""
+    for candidate in (round(c), 1 / round(1 / c) if 1e-12 < abs(c) < 1 else None):
+        if candidate and abs(c - candidate) <= 1e-6 * abs(c):
+            return repr(float(round(candidate, 12)))
+    return f"{c:.4g}"
 
 
 def _input_names(n: int) -> list[str]:
@@ -124,29 +179,121 @@ def _input_names(n: int) -> list[str]:
 
 
 def check_layer(layer, *inputs, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e-4,
-                seed: int = 0) -> LayerCheckReport:
+                seed: int | np.random.SeedSequence = 0) -> LayerCheckReport:
     """Check `layer.backward` against numerical gradients of `layer.forward(*inputs)`.
 
     Float inputs are differentiated (for a layer returning a scalar loss, only the first:
     the rest are targets); integer arrays are labels and left alone. Runs in float64 on
     copies of the inputs and parameters and restores the layer's attributes afterwards.
+    Two independent draws must both pass: the given inputs and parameters, then fresh
+    inputs (uniform over each given input's range; targets and labels kept) and parameters
+    with a little noise added. `seed` is an int, or the SeedSequence a caller drew the
+    inputs from (the check then spawns its streams after the caller's).
     """
-    inputs64 = [np.array(x, dtype=np.float64) if isinstance(x, (float, int)) or
-                np.issubdtype(np.asarray(x).dtype, np.floating) else np.array(x) for x in inputs]
-    report = LayerCheckReport(type(layer).__name__, [x.shape for x in inputs64], eps, atol, rtol)
-    state = dict(vars(layer)) if hasattr(layer, "__dict__") else {}
+    if not (eps > 0 and atol >= 0 and rtol >= 0):
+        raise ValueError(f"check_layer: need eps > 0, atol >= 0 and rtol >= 0, got eps={eps}, "
+                         f"atol={atol}, rtol={rtol}")
+    if not isinstance(seed, np.random.SeedSequence):
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"check_layer: seed must be a non-negative int, got {seed!r}")
+        seed = np.random.SeedSequence(int(seed))
     try:
-        _run_check(layer, inputs64, report, np.random.default_rng(seed))
+        inputs64 = [np.array(x, dtype=np.float64) if isinstance(x, (float, int)) or
+                    np.issubdtype(np.asarray(x).dtype, np.floating) else np.array(x)
+                    for x in inputs]
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"check_layer: each input must be a number or an array "
+                         f"({type(err).__name__}: {err})") from None
+    report = LayerCheckReport(type(layer).__name__, [x.shape for x in inputs64], eps, atol, rtol)
+    bad = [i for i, x in enumerate(inputs64)
+           if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x))]
+    if bad:
+        report.problems.append(f"input(s) {bad} hold nan or inf: pass finite numbers")
+        return report
+    state = dict(vars(layer)) if hasattr(layer, "__dict__") else {}
+    found = None
+    try:
+        with np.errstate(all="ignore"):  # overflow in a forward shows as a wrong gradient
+            for draw, stream in enumerate(seed.spawn(_DRAWS), start=1):
+                input_stream, param_stream, dout_stream = stream.spawn(3)
+                xs = ([x.copy() for x in inputs64] if found is None else
+                      _redraw(inputs64, found.targets, input_stream))
+                partial = LayerCheckReport(report.layer, report.inputs, eps, atol, rtol)
+                found = _run_check(layer, xs, partial, np.random.default_rng(dout_stream),
+                                   None if draw == 1 else (found, param_stream))
+                _merge(report, partial, draw)
+                report.draws = draw
+                _restore(layer, state)
+                if found is None or not partial.results:
+                    break  # nothing could be compared: another draw would only repeat that
     except Exception as err:  # whatever the layer does, the user gets a report
         report.problems.append(f"the check could not run: {type(err).__name__}: {err}")
     finally:
-        if hasattr(layer, "__dict__"):
-            vars(layer).clear()
-            vars(layer).update(state)
+        _restore(layer, state)
     return report
 
 
-def _run_check(layer, inputs: list[np.ndarray], report: LayerCheckReport, rng) -> None:
+@dataclass
+class _Found:
+    """What the first draw learnt: the inputs that are targets and the parameters."""
+
+    targets: set[int]
+    params: list[str]
+    listed: int
+
+
+def _redraw(inputs: list[np.ndarray], targets: set[int], stream) -> list[np.ndarray]:
+    """Fresh float inputs, each from its own stream, uniform over the range the given one spans
+    (so a domain such as x > 0 is kept; ±50% around a constant); targets and labels as given."""
+    fresh = []
+    for i, (x, s) in enumerate(zip(inputs, stream.spawn(len(inputs)))):
+        if i in targets or x.size == 0 or not np.issubdtype(x.dtype, np.floating):
+            fresh.append(x.copy())
+            continue
+        lo, hi = float(x.min()), float(x.max())
+        if lo == hi:
+            lo, hi = lo - (0.5 * abs(lo) or 1.0), hi + (0.5 * abs(hi) or 1.0)
+        fresh.append(np.random.default_rng(s).uniform(lo, hi, x.shape))
+    return fresh
+
+
+def _perturb(p: np.ndarray, stream) -> None:
+    """Add noise of 10% of p's RMS (0.1 if p is zero) in place, so that a special parameter
+    (a symmetric W, a zero b) cannot hide a wrong gradient."""
+    finite = np.isfinite(p)
+    scale = float(np.sqrt(np.mean(p[finite] ** 2))) if finite.any() else 0.0
+    p += np.where(finite, 0.1 * (scale or 1.0) * np.random.default_rng(stream).standard_normal(
+        p.shape), 0.0)
+
+
+def _merge(report: LayerCheckReport, partial: LayerCheckReport, draw: int) -> None:
+    """Fold one draw into the report: its new problems, and per gradient the worse result
+    (the first failing one, else the larger relative error)."""
+    report.problems += [p for p in partial.problems if p not in report.problems]
+    seen = {r.name: i for i, r in enumerate(report.results)}
+    for r in partial.results:
+        r.draw = draw
+        if r.name not in seen:
+            report.results.append(r)
+            continue
+        old = report.results[seen[r.name]]
+        if not old.passed:  # the given inputs' failure is the one to show
+            if not r.passed and old.diagnosis != r.diagnosis:
+                old.diagnosis = None  # claimed only if both draws agree on it
+        elif not r.passed or (r.max_rel_err or 0.0) > (old.max_rel_err or 0.0):
+            report.results[seen[r.name]] = r
+
+
+def _restore(layer, state: dict) -> None:
+    if hasattr(layer, "__dict__"):
+        vars(layer).clear()
+        vars(layer).update(state)
+
+
+def _run_check(layer, inputs: list[np.ndarray], report: LayerCheckReport, rng,
+               perturb: tuple[_Found, np.random.SeedSequence] | None) -> _Found | None:
+    """One draw: forward, backward with a random dout, and every gradient compared.
+    `perturb` (the first draw's findings and a stream) adds noise to the parameters first."""
     # float64 copies of every float array attribute; those that survive forward are parameters
     attributes = getattr(layer, "__dict__", {})
     arrays = {name: value.astype(np.float64) for name, value in attributes.items()
@@ -154,15 +301,30 @@ def _run_check(layer, inputs: list[np.ndarray], report: LayerCheckReport, rng) -
     for name, copy in arrays.items():
         setattr(layer, name, copy)
     listed = _use_listed_params(layer)
+    if perturb is not None:
+        found, stream = perturb
+        to_perturb = [arrays[n] for n in found.params if n in arrays]
+        to_perturb += [param for param, _ in listed[:found.listed]]
+        for p, s in zip(to_perturb, stream.spawn(len(to_perturb))):
+            _perturb(p, s)
     saved_inputs = [x.copy() for x in inputs]
     try:
         out = layer.forward(*inputs)
     except Exception as err:
         report.problems.append(f"forward raised {type(err).__name__}: {err}")
-        return
+        return None
     if out is None:
         report.problems.append("forward returned None (a missing `return out`?)")
-        return
+        return None
+    try:
+        finite = np.all(np.isfinite(np.asarray(out, dtype=np.float64)))
+    except (TypeError, ValueError):
+        report.problems.append(f"forward returned a {type(out).__name__}, not numbers")
+        return None
+    if not finite:
+        report.problems.append("forward gave nan or inf for these inputs: pass inputs (and "
+                               "parameters) inside the layer's domain")
+        return None
     if any(not np.array_equal(x, s, equal_nan=True) for x, s in zip(inputs, saved_inputs)):
         report.problems.append("forward modified its input in place")
         for x, s in zip(inputs, saved_inputs):
@@ -175,17 +337,20 @@ def _run_check(layer, inputs: list[np.ndarray], report: LayerCheckReport, rng) -
 
     scalar_loss = np.ndim(out) == 0 and any(np.ndim(x) > 0 for x in inputs)
     differentiable = [i for i, x in enumerate(inputs) if np.issubdtype(x.dtype, np.floating)]
+    targets = set(differentiable[1:]) if scalar_loss else set()
     if scalar_loss:
         differentiable = differentiable[:1]  # a loss layer: the other inputs are targets
     if getattr(layer, "input_grad", True) is False:
         differentiable = []  # e.g. Affine(..., input_grad=False): declared to return no dx
-    dout = 1.0 if np.ndim(out) == 0 else rng.standard_normal(np.shape(out))
+    # a loss layer's backward takes dout=1 (the book's ignore it); any other gets random values
+    dout = (1.0 if scalar_loss else float(rng.standard_normal()) if np.ndim(out) == 0
+            else rng.standard_normal(np.shape(out)))
     dout_before = np.copy(dout)
     try:
         grads = layer.backward(dout)
     except Exception as err:
         report.problems.append(f"backward raised {type(err).__name__}: {err}")
-        return
+        return None
     if not np.array_equal(dout, dout_before, equal_nan=True):
         report.problems.append("backward modified the dout it was given (the caller may still "
                                "need it): compute a new array instead of changing dout in place")
@@ -226,6 +391,7 @@ def _run_check(layer, inputs: list[np.ndarray], report: LayerCheckReport, rng) -
                                                  f"grads[{i}] unset: write grads[{i}][...] = ..."))
         else:
             report.results.append(_numerical_result(f"grads[{i}]", grad, objective, param, report))
+    return _Found(targets, params, len(listed))
 
 
 def _use_listed_params(layer) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -246,7 +412,9 @@ def _numerical_result(name, analytic, objective, target: np.ndarray, report) -> 
     except Exception as err:
         return GradientResult(name, False, problem=f"forward raised during numerical "
                               f"differentiation: {type(err).__name__}: {err}")
-    return _compare(name, analytic, numerical.astype(np.float64), report.atol, report.rtol)
+    first = report.inputs[0] if report.inputs else ()
+    return _compare(name, analytic, numerical.astype(np.float64), report.atol, report.rtol,
+                    batch=first[0] if len(first) else None)
 
 
 def _copy(value):
