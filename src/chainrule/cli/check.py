@@ -15,7 +15,9 @@ def register(subparsers) -> None:
     parser.add_argument("--input-shape", metavar="N,D", default=None,
                         help="shape of each input (default 4,5; 4,W.shape[0] for a layer with "
                              "W or params[0])")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs and dout")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="one seed for every random input, parameter perturbation and "
+                             "dout (each drawn from its own stream)")
     parser.add_argument("--eps", type=float, default=1e-6, help="finite-difference step")
     parser.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance")
     parser.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance")
@@ -63,16 +65,19 @@ def _load(target: str):
     return layer, None
 
 
-def _random_inputs(layer, shape: tuple, rng) -> list:
-    """One random array per required argument of forward (one-hot targets for one named t)."""
+def _random_inputs(layer, shape: tuple, seed) -> list:
+    """One random array per required argument of forward (one-hot targets for one named t),
+    each from its own stream spawned from `seed`, so no two inputs are alike."""
     import inspect
 
     import numpy as np
 
     params = [p for p in inspect.signature(layer.forward).parameters.values()
               if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    params = params or [None]
     inputs = []
-    for p in params or [None]:
+    for p, stream in zip(params, seed.spawn(len(params))):
+        rng = np.random.default_rng(stream)
         if p is not None and p.name == "t" and len(shape) >= 2:
             inputs.append(np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])])
         else:
@@ -85,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
 
     from chainrule.glassbox.check import check_layer
 
+    if args.seed < 0:
+        return _fail(f"--seed must be a non-negative integer, got {args.seed}")
+    if not (args.eps > 0 and args.atol >= 0 and args.rtol >= 0):
+        return _fail(f"need --eps > 0, --atol >= 0 and --rtol >= 0, got {args.eps:g}, "
+                     f"{args.atol:g}, {args.rtol:g}")
     layer, error = _load(args.target)
     if error:
         return _fail(error)
@@ -101,8 +111,9 @@ def run(args: argparse.Namespace) -> int:
         if W is None and getattr(layer, "params", None):  # the second volume: params = [W, b]
             W = layer.params[0]
         shape = (4, W.shape[0]) if isinstance(W, np.ndarray) and W.ndim == 2 else (4, 5)
-    rng = np.random.default_rng(args.seed)
-    report = check_layer(layer, *_random_inputs(layer, shape, rng), eps=args.eps,
-                         atol=args.atol, rtol=args.rtol, seed=args.seed)
+    # one seed for everything: the inputs' streams, then check_layer's (dout, second draw)
+    seed = np.random.SeedSequence(args.seed)
+    report = check_layer(layer, *_random_inputs(layer, shape, seed), eps=args.eps,
+                         atol=args.atol, rtol=args.rtol, seed=seed)
     print(report)
     return 0 if report.ok else 1
