@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -71,3 +72,24 @@ def test_a_leftover_with_this_process_id_is_swept(tmp_path):
     stale.write_bytes(b"partial")
     write(path, b"ok")
     assert os.listdir(tmp_path) == ["m.safetensors"]
+
+
+def test_threads_writing_one_file_never_sweep_each_other(tmp_path):
+    path = tmp_path / "shared.json"
+    errors = []
+
+    def writer(k):
+        try:
+            for _ in range(30):
+                write(path, b"%d" % k)
+        except Exception as err:        # a swept temporary: FileNotFoundError on rename
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert os.listdir(tmp_path) == ["shared.json"] and path.read_bytes() in \
+        {b"%d" % k for k in range(8)}

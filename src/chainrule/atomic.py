@@ -4,11 +4,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Iterator
 
 _writing: set[str] = set()   # temporary files this process is writing right now
+_lock = threading.RLock()    # a sweep never sees a file created but not yet in _writing
 
 
 @contextmanager
@@ -18,11 +20,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb",
     is flushed, fsynced and renamed over `path`. On any error the old file is untouched
     and the temporary file removed; ones left by a killed writer are swept first."""
     path = Path(path)
-    sweep_stale(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
-                               suffix=".tmp")
-    tmp = os.path.abspath(tmp)
-    _writing.add(tmp)
+    with _lock:
+        sweep_stale(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                                   suffix=".tmp")
+        tmp = os.path.abspath(tmp)
+        _writing.add(tmp)
     try:
         with os.fdopen(fd, mode, encoding=encoding) as f:
             yield f
@@ -46,17 +49,18 @@ def sweep_stale(path: str | os.PathLike) -> list[Path]:
     path = Path(path)
     pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[a-z0-9_]{{8}}\.tmp")
     removed = []
-    try:
-        candidates = list(path.parent.iterdir())
-    except OSError:
-        return removed
-    for tmp in candidates:
-        match = pattern.fullmatch(tmp.name)
-        if match is None or not _dead_writer(int(match.group(1)), os.path.abspath(tmp)):
-            continue
-        with suppress(OSError):
-            tmp.unlink()
-            removed.append(tmp)
+    with _lock:
+        try:
+            candidates = list(path.parent.iterdir())
+        except OSError:
+            return removed
+        for tmp in candidates:
+            match = pattern.fullmatch(tmp.name)
+            if match is None or not _dead_writer(int(match.group(1)), os.path.abspath(tmp)):
+                continue
+            with suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp)
     return removed
 
 
