@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Sequence
 
+import itertools
+import threading
+
 import numpy as np
 
 __all__ = ["Tensor", "Primitive", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
@@ -23,10 +26,35 @@ __all__ = ["Tensor", "Primitive", "tensor", "no_grad", "enable_grad", "is_grad_e
 _ndarray = np.ndarray
 _object_new = object.__new__
 
-# Global engine state: whether ops record the graph, and how many forward-mode (jvp)
-# evaluations are live (tangents only propagate while this is > 0).
-_grad_enabled = True
-_fwd_level = 0
+
+
+class _EngineState(threading.local):
+    """Per-thread engine state, as in PyTorch: whether ops record the graph, and how many
+    forward-mode (jvp) evaluations are live (tangents only propagate while this is > 0)."""
+    grad_enabled = True
+    fwd_level = 0
+
+
+_state = _EngineState()
+
+
+def _quiet_numpy():
+    """A cheap 'np.errstate(all="ignore")': ops give IEEE results (inf, nan) quietly, as
+    PyTorch does. Returns (enter, exit) callables; NumPy's own errstate is the fallback."""
+    try:
+        from numpy._core._ufunc_config import _extobj_contextvar as var
+        with np.errstate(all="ignore"):
+            quiet = var.get()
+        return (lambda: var.set(quiet)), var.reset
+    except (ImportError, AttributeError):  # another NumPy: the public, slower way
+        def enter():
+            ctx = np.errstate(all="ignore")
+            ctx.__enter__()
+            return ctx
+        return enter, (lambda ctx: ctx.__exit__(None, None, None))
+
+
+_quiet_enter, _quiet_exit = _quiet_numpy()
 
 
 class Primitive:
@@ -85,11 +113,14 @@ def apply(prim: Primitive, inputs: tuple, attrs: dict) -> "Tensor":
     else:
         args = tuple([t.data for t in inputs])
         needs_grad = any([t.requires_grad for t in inputs])
+    token = _quiet_enter()
     try:
         data = prim.forward(*args, **attrs) if attrs else prim.forward(*args)
     except (ValueError, TypeError, IndexError) as err:
         shapes = ", ".join(str(a.shape) for a in args)
         raise type(err)(f"{prim.name}: {err} (input shapes {shapes})") from None
+    finally:
+        _quiet_exit(token)
     if type(data) is not _ndarray:
         data = np.asarray(data)
     out = _object_new(Tensor)
@@ -100,17 +131,35 @@ def apply(prim: Primitive, inputs: tuple, attrs: dict) -> "Tensor":
     out.name = None
     out._retain = False
     out._mark = 0
-    if needs_grad and _grad_enabled:
+    out._version = 0
+    out._prev = None
+    state = _state
+    if needs_grad and state.grad_enabled:
         out.requires_grad = True
         out._prim = prim
         out._inputs = inputs
+        out._vers = _versions(inputs)
     else:
         out.requires_grad = False
         out._prim = None
         out._inputs = None
-    if _fwd_level:
-        _push_tangents(prim, inputs, args, attrs, out)
+        out._vers = None
+    if state.fwd_level:
+        token = _quiet_enter()
+        try:
+            _push_tangents(prim, inputs, args, attrs, out)
+        finally:
+            _quiet_exit(token)
     return out
+
+
+def _versions(inputs: tuple) -> tuple | None:
+    """The inputs' versions as the node records them (None: all 0, the common case),
+    then the node's own version (0 for a fresh output)."""
+    for t in inputs:
+        if t._version:
+            return tuple([t._version for t in inputs]) + (0,)
+    return None
 
 
 def _push_tangents(prim: Primitive, inputs: tuple, args: list, attrs: dict, out: "Tensor"):
@@ -134,24 +183,38 @@ def _push_tangents(prim: Primitive, inputs: tuple, args: list, attrs: dict, out:
 
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """A fresh array: NumPy data keeps its dtype; Python numbers and lists become float32
-    (as in PyTorch's default dtype), Python bools stay bool."""
+    (as in PyTorch's default dtype), Python bools stay bool. Strings and objects are refused."""
     if isinstance(data, Tensor):
         data = data.data
-    arr = np.array(data, dtype=dtype)
-    if arr.dtype == object:
-        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")
+    try:
+        arr = np.array(data, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        if isinstance(data, (str, bytes)) or "could not convert" in str(err):
+            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data "
+                            f"({err}); tensors hold numbers") from None
+        raise ValueError(f"tensor: cannot make a tensor from this "
+                         f"{type(data).__name__}: {err}") from None
+    _check_numeric(arr, "tensor")
     if dtype is None and not isinstance(data, (np.ndarray, np.generic)) \
             and arr.dtype.kind in "fiu":
         arr = arr.astype(np.float32)
     return arr
 
 
+def _check_numeric(arr: np.ndarray, name: str) -> None:
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"{name}: cannot make a tensor of dtype {arr.dtype} (strings, objects "
+                        f"and dates are not numbers); convert the data to float or int first")
+
+
 class Tensor:
     """An n-dimensional array that remembers how it was computed, for `backward()`."""
 
     # _mark, _deps and _g are scratch space for the reverse pass (see backward_pass)
+    # _version counts in-place changes; _vers and _prev: see "in-place modification" below
     __slots__ = ("data", "grad", "requires_grad", "_prim", "_inputs", "_attrs", "_tangent",
-                 "name", "_retain", "_mark", "_deps", "_g", "__weakref__")
+                 "name", "_retain", "_mark", "_deps", "_g", "_version", "_vers", "_prev",
+                 "__weakref__")
     __array_ufunc__ = None  # ndarray <op> Tensor defers to the Tensor's reflected operator
     __hash__ = object.__hash__  # == gives an array, so hashing stays by identity
 
@@ -167,6 +230,8 @@ class Tensor:
         self.name = name
         self._retain = False
         self._mark = 0
+        self._version = 0
+        self._vers = self._prev = None
 
     # ---- basic properties -------------------------------------------------------------
     @property
@@ -292,6 +357,26 @@ class Tensor:
     def __abs__(self): return _ops.abs(self)
     def __getitem__(self, index): return _ops.getitem(self, index)
 
+    # in-place: PyTorch's semantics, with version counters (see modify_in_place)
+    def __iadd__(self, other): return _ops.add_(self, other)
+    def __isub__(self, other): return _ops.sub_(self, other)
+    def __imul__(self, other): return _ops.mul_(self, other)
+    def __itruediv__(self, other): return _ops.div_(self, other)
+    def __ipow__(self, other): return _ops.pow_(self, other)
+    def __setitem__(self, index, value): _ops.setitem_(self, index, value)
+    def add_(self, other, alpha=1): return _ops.add_(self, other, alpha)
+    def sub_(self, other, alpha=1): return _ops.sub_(self, other, alpha)
+    def mul_(self, other): return _ops.mul_(self, other)
+    def div_(self, other): return _ops.div_(self, other)
+    def pow_(self, other): return _ops.pow_(self, other)
+    def clamp_(self, min=None, max=None): return _ops.clamp_(self, min, max)
+    def zero_(self): return _ops.fill_(self, 0)
+    def fill_(self, value): return _ops.fill_(self, value)
+    def copy_(self, src): return _ops.copy_(self, src)
+    def normal_(self, mean=0.0, std=1.0): return _ops.normal_(self, mean, std)
+    def uniform_(self, a=0.0, b=1.0): return _ops.uniform_(self, a, b)
+    def clone(self): return _ops.clone(self)
+
     # comparisons give plain boolean arrays (they have no gradient)
     def __lt__(self, other): return self.data < _data(other)
     def __le__(self, other): return self.data <= _data(other)
@@ -348,6 +433,8 @@ def _wrap(data: np.ndarray) -> Tensor:
     out._prim = out._inputs = out._attrs = out._tangent = out.name = None
     out._retain = False
     out._mark = 0
+    out._version = 0
+    out._vers = out._prev = None
     return out
 
 
@@ -355,17 +442,25 @@ _constants: dict = {}
 
 
 def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
-    """A Tensor for an operand; Python numbers take the dtype of the tensor they meet.
+    """A Tensor for an operand. Python and NumPy scalars, and 0-d arrays, take the dtype of
+    the float tensor they meet (as in PyTorch: `x32 * np.float64(2)` stays float32), and so
+    do integer and boolean arrays (an int64 one-hot must not make float32 float64).
 
     Number constants are cached as read-only tensors: loops like `y = y * 0.9` would
     otherwise spend a third of each op building the same 0-d array again."""
     if isinstance(x, Tensor):
         return x
+    to_float = like is not None and like.data.dtype.kind == "f"
     if isinstance(x, np.ndarray):
-        if like is not None and x.dtype.kind in "biu" and like.data.dtype.kind == "f":
-            x = x.astype(like.data.dtype)  # an int64 one-hot must not make float32 float64
+        _check_numeric(x, "tensor")
+        if to_float and (x.dtype.kind in "biu" or (x.ndim == 0 and x.dtype.kind == "f")):
+            x = x.astype(like.data.dtype)
         return _wrap(x)
-    if like is not None and type(x) in (int, float) and like.data.dtype.kind == "f":
+    if to_float and isinstance(x, np.generic) and x.dtype.kind in "iuf":
+        x = x.item()
+    if like is not None and type(x) is int and like.data.dtype.kind in "iu":
+        return _wrap(np.array(x, dtype=like.data.dtype))  # int tensor + 1 stays an int tensor
+    if to_float and type(x) in (int, float):
         key = (x, type(x), like.data.dtype)
         const = _constants.get(key)
         if const is None:
@@ -384,26 +479,93 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
     return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
 
 
+# ---- in-place operations ----------------------------------------------------------------
+def modify_in_place(t: Tensor, name: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
+    """Write `compute(t)` into t's own array, as PyTorch's in-place operations do: t keeps
+    its identity (and memory), its version goes up, and when the graph is recorded t
+    becomes the new value's node while its old node lives on in a snapshot."""
+    recording = _state.grad_enabled
+    if recording and t.requires_grad and t._prim is None:
+        raise RuntimeError(
+            f"{name}: a leaf Variable that requires grad is being used in an in-place "
+            f"operation (shape {tuple(t.data.shape)}). Update parameters inside "
+            f"`with chainrule.no_grad():` as an optimizer step does, or use an "
+            f"out-of-place operation (x = x + y).")
+    if not t.data.flags.writeable:
+        raise ValueError(f"{name}: the tensor's memory is read-only (a broadcast view or a "
+                         f"cached constant, shape {tuple(t.data.shape)}); copy it first")
+    version = t._version
+    src = t
+    if recording:  # a stand-in for t's current value, node and all
+        src = _wrap(t.data)
+        src.requires_grad, src._prim, src._inputs = t.requires_grad, t._prim, t._inputs
+        src._attrs, src._vers, src._tangent = t._attrs, t._vers, t._tangent
+        src._version = version + 1
+    new = compute(src)
+    if new.data.shape != t.data.shape:
+        raise ValueError(f"{name}: the result has shape {tuple(new.data.shape)}, but an "
+                         f"in-place operation keeps the tensor's shape {tuple(t.data.shape)}")
+    if new.data.dtype != t.data.dtype and \
+            not np.can_cast(new.data.dtype, t.data.dtype, casting="same_kind"):
+        raise TypeError(f"{name}: result type {new.data.dtype} can't be cast to the "
+                        f"tensor's dtype {t.data.dtype} in place; use an out-of-place "
+                        f"operation or convert the tensor first")
+    graph = new._prim is not None
+    base = None
+    if graph:
+        if not t.data.flags.owndata:
+            base = _indexed_base(t)
+            if base is None:
+                raise NotImplementedError(
+                    f"{name}: in-place change of a view of another array (shape "
+                    f"{tuple(t.data.shape)}) while recording gradients is not supported; "
+                    f"change the tensor it was taken from, or copy the view first (x.clone())")
+        if new._inputs[0] is not src or 0 in _needed(new):
+            src.data = t.data.copy()  # the in-place node's backward reads the old values
+    if base is not None:  # t = base[index]: write through the base, then t is base[index]
+        index = t._attrs["index"]
+        _ops.setitem_(base, index, new)
+        new = _ops.getitem(base, index)
+    else:
+        np.copyto(t.data, new.data, casting="unsafe")
+    t._version = version + 1
+    if graph:
+        t._prev = (version, src, t._prev)
+        t.requires_grad, t._prim, t._inputs, t._attrs = True, new._prim, new._inputs, new._attrs
+        t._vers = (new._vers or (0,) * (len(new._inputs) + 1))[:-1] + (version + 1,)
+    if new._tangent is not None or t._tangent is not None:
+        t._tangent = new._tangent
+    return t
+
+
+def _indexed_base(t: Tensor) -> Tensor | None:
+    """The tensor t is a basic-indexing view of (x[0], x[:, 1:]), if it is one."""
+    if t._prim is not None and t._prim.name == "getitem" \
+            and np.may_share_memory(t.data, t._inputs[0].data):
+        return t._inputs[0]
+    return None
+
+
 # ---- grad mode ------------------------------------------------------------------------
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    return _state.grad_enabled
 
 
 class set_grad_enabled:
-    """Context manager (and decorator) that turns graph recording on or off."""
+    """Context manager (and decorator) that turns graph recording on or off, for the
+    current thread only (as in PyTorch)."""
 
     def __init__(self, mode: bool):
-        self.mode = mode
-        self.prev: list[bool] = []
+        self.mode = bool(mode)
 
     def __enter__(self):
-        global _grad_enabled
-        self.prev.append(_grad_enabled)
-        _grad_enabled = self.mode
+        state = _state
+        state.__dict__.setdefault("saved_modes", []).append(state.grad_enabled)
+        state.grad_enabled = self.mode
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.prev.pop()
+        state = _state
+        state.grad_enabled = state.saved_modes.pop()
 
     def __call__(self, fn: Callable) -> Callable:
         import functools
@@ -433,16 +595,15 @@ class forward_mode:
     """Marks a live forward-mode evaluation (entered by `jvp`), so tangents propagate."""
 
     def __enter__(self):
-        global _fwd_level
-        if _fwd_level:
+        if _state.fwd_level:
             raise NotImplementedError(
-                "jvp: nested forward mode (jvp inside jvp) is not supported; "
-                "use jvp of grad (forward-over-reverse) or jacobian(mode='rev')")
-        _fwd_level += 1
+                "jvp: nested forward mode (jvp inside jvp, or a forward-mode jacobian "
+                "inside jvp) is not supported; use jvp of grad (forward-over-reverse) "
+                "or jacobian(mode='rev') for the inner transform")
+        _state.fwd_level += 1
 
     def __exit__(self, *exc):
-        global _fwd_level
-        _fwd_level -= 1
+        _state.fwd_level -= 1
 
 
 # ---- the reverse pass ------------------------------------------------------------------
@@ -454,15 +615,15 @@ def _freed_error(node: Tensor) -> RuntimeError:
         "if you need to call it again.")
 
 
-_pass_counter = 0
+_pass_numbers = itertools.count(1)
 
 
 def _count_consumers(roots: Iterable[Tensor]) -> int:
     """Mark every interior node reachable from the roots with this pass's number and the
-    count of edges leading into it (`_deps`); returns the pass number."""
-    global _pass_counter
-    _pass_counter += 1
-    mark = _pass_counter
+    count of edges leading into it (`_deps`); returns the pass number. Nodes whose inputs
+    were modified in place since they were recorded are checked here, before any
+    gradient is computed (see `_check_versions`)."""
+    mark = next(_pass_numbers)
     stack = []
     for r in roots:
         if r._prim is not None and r._mark != mark:
@@ -472,7 +633,15 @@ def _count_consumers(roots: Iterable[Tensor]) -> int:
         node = stack.pop()
         if node._prim is _FREED:
             raise _freed_error(node)
-        for p in node._inputs:
+        inputs = node._inputs
+        if node._vers is not None or node._version:
+            inputs = _check_versions(node)
+        else:
+            for p in inputs:
+                if p._version:
+                    inputs = _check_versions(node)
+                    break
+        for p in inputs:
             if p._prim is None or not p.requires_grad:
                 continue
             if p._mark == mark:
@@ -481,6 +650,112 @@ def _count_consumers(roots: Iterable[Tensor]) -> int:
                 p._mark, p._deps, p._g = mark, 1, None
                 stack.append(p)
     return mark
+
+
+# ---- in-place modification: versions ----------------------------------------------------
+# Every tensor counts the in-place changes to its values (`_version`); a node records its
+# inputs' versions (`_vers`, None while all are 0). An in-place op on a tensor in the graph
+# moves the tensor's old node into a snapshot (kept in `_prev` with the version it stood
+# for) and makes the tensor the in-place op's output, as PyTorch re-bases its grad_fn.
+# Backward then refuses a node whose rules need a value that has changed since, and sends
+# the gradient of an unneeded one to the node that was current when it was recorded.
+
+def _check_versions(node: Tensor) -> tuple:
+    """Raise if a value `node`'s backward needs was modified in place after `node` was
+    recorded; re-route edges to re-based tensors. Returns the node's (new) inputs."""
+    inputs = node._inputs
+    vers = node._vers or (0,) * (len(inputs) + 1)
+    needed = _needed(node)
+    if node._version != vers[-1]:
+        if -1 in needed:
+            raise _modified_error(node, -1, node, vers[-1])
+    routed = list(inputs)
+    for i, p in enumerate(inputs):
+        if p._version == vers[i]:
+            continue
+        if i in needed:
+            raise _modified_error(node, i, p, vers[i])
+        routed[i] = _node_at(p, vers[i])
+    node._inputs = tuple(routed)
+    node._vers = tuple([t._version for t in routed]) + (node._version,)
+    return node._inputs
+
+
+def _node_at(t: Tensor, version: int) -> Tensor:
+    """The node that stood for `t` when it was at `version` (t itself if never re-based
+    since)."""
+    best, entry = t, t._prev
+    while entry is not None:
+        stood_for, snapshot, entry = entry
+        if stood_for >= version:
+            best = snapshot
+    return best
+
+
+def _needed(node: Tensor) -> set:
+    """Which values node's VJP rules read, for the inputs that need a gradient: input
+    positions, and -1 for the node's own output."""
+    vjps, inputs = node._prim.vjps, node._inputs
+    needed: set = set()
+    for i, p in enumerate(inputs):
+        if p.requires_grad:
+            if type(vjps) is VariadicRule:
+                return set(range(-1, len(inputs)))
+            needed |= _reads(vjps[i], len(inputs))
+    return needed
+
+
+_READS: dict = {}
+_SHAPE_ONLY = {"shape", "dtype", "ndim"}
+
+
+def _reads(rule: Callable, n_inputs: int) -> frozenset:
+    """The values a rule uses (-1: the output; i: input i), read once from its bytecode.
+    A parameter used only for `.shape`, `.dtype` or `.ndim` is not a value the rule needs;
+    anything the bytecode does not show plainly counts as read."""
+    key = (rule, n_inputs)
+    found = _READS.get(key)
+    if found is not None:
+        return found
+    everything = frozenset(range(-1, n_inputs))
+    code = getattr(rule, "__code__", None)
+    if code is None or code.co_flags & 0x04 or type(rule) is not type(_reads) \
+            or code.co_argcount < 2 + n_inputs:
+        found = everything  # *args rules and callables we cannot read
+    else:
+        import dis
+        params = code.co_varnames[1:2 + n_inputs]  # out, then the inputs
+        instructions = list(dis.get_instructions(code))
+        used = set()
+        for k, ins in enumerate(instructions):
+            names = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)
+            if not ins.opname.startswith(("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE")):
+                continue
+            nxt = instructions[k + 1] if k + 1 < len(instructions) else None
+            shape_only = (nxt is not None and nxt.opname == "LOAD_ATTR"
+                          and nxt.argval in _SHAPE_ONLY and len(names) == 1)
+            if not shape_only:
+                used.update(n for n in names if n in params)
+        if code.co_cellvars:  # a parameter captured by an inner function: assume it is read
+            used.update(n for n in code.co_cellvars if n in params)
+        found = frozenset(params.index(n) - 1 for n in used)
+    _READS[key] = found
+    return found
+
+
+def _describe(t: Tensor) -> str:
+    made_by = "a leaf" if t._prim is None else f"the output of {t._prim.name}"
+    return f"a {t.data.dtype} tensor of shape {tuple(t.data.shape)}, {made_by}"
+
+
+def _modified_error(node: Tensor, i: int, t: Tensor, expected: int) -> RuntimeError:
+    which = "its output" if i == -1 else f"its input {i}"
+    return RuntimeError(
+        f"backward: one of the variables needed for gradient computation has been modified "
+        f"by an inplace operation: {node._prim.name} needs {which} ({_describe(t)}) as it "
+        f"was, but it is at version {t._version}; expected version {expected}. Change it "
+        f"only after backward() (call backward() before optimizer.step()), or use an "
+        f"out-of-place operation (x = x + y instead of x += y).")
 
 
 def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
@@ -495,8 +770,8 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
     tensors are returned (None where an input does not affect the outputs).
     `on_node(node, g, input_grads)` is called for every node processed (used by explain).
     """
-    global _grad_enabled
-    tensor_mode = create_graph or _fwd_level > 0
+    state = _state
+    tensor_mode = create_graph or state.fwd_level > 0
     seeds = [_seed(out, g, tensor_mode) for out, g in zip(outputs, grads)]
     for r in outputs:
         if r._prim is _FREED:
@@ -516,8 +791,9 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
             if r._deps == 0:  # a root that another root consumes waits for its consumers
                 ready.append(r)
 
-    prev_mode = _grad_enabled
-    _grad_enabled = create_graph
+    prev_mode = state.grad_enabled
+    state.grad_enabled = create_graph
+    token = _quiet_enter()
     try:
         while ready:
             node = ready.pop()
@@ -557,7 +833,8 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
                 node._prim = _FREED
                 node._inputs = ()
     finally:
-        _grad_enabled = prev_mode
+        _quiet_exit(token)
+        state.grad_enabled = prev_mode
     return None if inputs is None else found
 
 

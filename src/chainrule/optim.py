@@ -98,6 +98,7 @@ class Optimizer:
             if state is None:
                 state = self.state[id(p)] = {}
             self._update(p.data, g, state, group)
+            p._version += 1  # an in-place change: a graph that saved p can no longer use it
 
     def _check_group(self, group: dict) -> None:
         _check_number(self, "lr", group["lr"], low=0.0)

@@ -226,6 +226,7 @@ class Module:
             if t.data.dtype.kind == "f" and t.data.dtype != dtype:
                 t.data = t.data.astype(dtype)
                 t.grad = None
+                t._version += 1
         return self
 
     def float(self) -> Module:
@@ -300,6 +301,7 @@ class Module:
                                  "\n\t" + "\n\t".join(errors))
         for target, value in plan:
             np.copyto(target.data, value, casting="unsafe")
+            target._version += 1
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing -----------------------------------------------------------------------

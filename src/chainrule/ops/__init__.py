@@ -6,6 +6,8 @@ from chainrule.ops.elementwise import (abs, clip, cos, exp, log, maximum, minimu
                                        sigmoid, sin, sqrt, tanh, where)
 from chainrule.ops.nn import linear, log_softmax, softmax, softmax_cross_entropy
 from chainrule.ops.reductions import logsumexp, max, mean, min, sum  # noqa: A004
+from chainrule.ops.inplace import (add_, clamp_, clone, copy_, div_, fill_, mul_, normal_,
+                                   pow_, setitem_, sub_, uniform_)
 from chainrule.ops.shape import (astype, broadcast_to, concat, expand_dims, flatten, getitem,
                                  index_add, reshape, squeeze, stack, swapaxes, transpose)
 
@@ -18,4 +20,6 @@ __all__ = [
     "getitem", "index_add", "concat", "stack", "astype",
     "softmax", "log_softmax", "softmax_cross_entropy", "linear",
     "zeros", "ones", "zeros_like", "ones_like", "randn", "arange",
+    "add_", "sub_", "mul_", "div_", "pow_", "clamp_", "fill_", "copy_", "normal_", "uniform_",
+    "setitem_", "clone",
 ]

@@ -4,7 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor
-from chainrule.ops.generic import log, sum_to
+from chainrule.ops.generic import log, sum_to, where, zeros_like
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
 
 
 def _pair(a, b) -> tuple[Tensor, Tensor]:
@@ -40,33 +44,44 @@ MUL = Primitive(
 DIV = Primitive(
     "div", np.divide,
     vjps=(lambda g, out, a, b: sum_to(g / b, a.shape),
-          lambda g, out, a, b: sum_to(-g * out / b, b.shape)),
+          lambda g, out, a, b: sum_to(-g * a / (b * b), b.shape)),
     jvps=(lambda t, out, a, b: t / b,
-          lambda t, out, a, b: -t * out / b))
+          lambda t, out, a, b: -t * a / (b * b)))
 
 NEG = Primitive(
     "neg", np.negative,
     vjps=(lambda g, out, a: -g,),
     jvps=(lambda t, out, a: -t,))
 
+def _slope(a, p):
+    """d(a**p)/da for a constant p: p * a**(p-1), and exactly 0 for p == 0 (PyTorch's
+    convention, so that x**0, and every higher derivative of x**n, is finite at x = 0)."""
+    return zeros_like(a) if p == 0 else p * a ** (p - 1)
+
+
 # x ** p for a constant exponent p (the common case: x**2, x**0.5)
 POW_SCALAR = Primitive(
     "pow", lambda a, p: np.power(a, p),
-    vjps=(lambda g, out, a, p: g * (p * a ** (p - 1)),),
-    jvps=(lambda t, out, a, p: t * (p * a ** (p - 1)),))
+    vjps=(lambda g, out, a, p: g * _slope(a, p),),
+    jvps=(lambda t, out, a, p: t * _slope(a, p),))
 
 
 def _log_base(a):
     """log(a) where a != 0, and 0 where a == 0 (PyTorch's convention for d(a**b)/db)."""
-    nonzero = a != 0
-    return log(a * nonzero + ~nonzero) * nonzero
+    nonzero = _data(a) != 0
+    return where(nonzero, log(where(nonzero, a, 1)), 0)
+
+
+def _tensor_slope(a, b):
+    """d(a**b)/da: b * a**(b-1), and 0 where b == 0 (as PyTorch)."""
+    return where(_data(b) == 0, 0, b * a ** (b - 1))
 
 
 POW = Primitive(
     "pow", np.power,
-    vjps=(lambda g, out, a, b: sum_to(g * b * a ** (b - 1), a.shape),
+    vjps=(lambda g, out, a, b: sum_to(g * _tensor_slope(a, b), a.shape),
           lambda g, out, a, b: sum_to(g * out * _log_base(a), b.shape)),
-    jvps=(lambda t, out, a, b: t * b * a ** (b - 1),
+    jvps=(lambda t, out, a, b: t * _tensor_slope(a, b),
           lambda t, out, a, b: t * out * _log_base(a)))
 
 

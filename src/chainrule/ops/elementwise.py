@@ -29,8 +29,11 @@ TANH = _unary("tanh", np.tanh, lambda g, out, a: g * (1 - out * out),
               lambda t, out, a: t * (1 - out * out))
 SIGMOID = _unary("sigmoid", _sigmoid, lambda g, out, a: g * (out * (1 - out)),
                  lambda t, out, a: t * (out * (1 - out)))
-RELU = _unary("relu", lambda a: np.maximum(a, 0), lambda g, out, a: g * (a > 0),
-              lambda t, out, a: t * (a > 0))
+# PyTorch's threshold rule on the output: the gradient passes unless out <= 0 (so it
+# passes at nan), and a nan or inf upstream gradient does not leak where it is blocked
+RELU = _unary("relu", lambda a: np.maximum(a, 0),
+              lambda g, out, a: gen.where(_data(out) <= 0, 0, g),
+              lambda t, out, a: gen.where(_data(out) <= 0, 0, t))
 
 
 def _clip_mask(a, lo, hi):
@@ -46,16 +49,20 @@ def _clip_mask(a, lo, hi):
 
 CLIP = Primitive(
     "clip", lambda a, lo, hi: np.clip(a, lo, hi),
-    vjps=(lambda g, out, a, lo, hi: g * _clip_mask(a, lo, hi),),
-    jvps=(lambda t, out, a, lo, hi: t * _clip_mask(a, lo, hi),))
+    vjps=(lambda g, out, a, lo, hi: gen.where(_clip_mask(a, lo, hi), g, 0),),
+    jvps=(lambda t, out, a, lo, hi: gen.where(_clip_mask(a, lo, hi), t, 0),))
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
 
 
 def _pick_weight(a, b, first_wins):
-    """Share of the gradient that goes to `a` in maximum/minimum (ties split evenly)."""
-    a = a.data if isinstance(a, Tensor) else a
-    b = b.data if isinstance(b, Tensor) else b
-    wins = (a > b) if first_wins else (a < b)
-    return wins + 0.5 * (a == b)
+    """Share of the gradient that goes to `a` in maximum/minimum: PyTorch's rule, 1 unless
+    `a` lost (so both sides get it where a nan is involved), 0.5 each at a tie."""
+    a, b = _data(a), _data(b)
+    lost = (a < b) if first_wins else (a > b)
+    return np.where(lost, 0.0, np.where(a == b, 0.5, 1.0))
 
 
 def _extremum(name, forward, first_wins) -> Primitive:

@@ -33,8 +33,10 @@ def cos(x):
 
 
 def sign(x) -> np.ndarray:
-    """Sign as a constant array (its derivative is zero almost everywhere)."""
-    return np.sign(x.data if _is_t(x) else x)
+    """Sign as a constant array (its derivative is zero almost everywhere); 0 at nan, as
+    PyTorch's abs gradient."""
+    x = x.data if _is_t(x) else x
+    return (x > 0).astype(x.dtype) - (x < 0)
 
 
 def softmax(x, axis):
@@ -81,3 +83,28 @@ def _is_basic_index(index) -> bool:
     items = index if isinstance(index, tuple) else (index,)
     return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
                for i in items)
+
+
+def zeros_like(x):
+    """Zeros of x's shape and dtype, as a constant (no gradient flows through it)."""
+    if _is_t(x):
+        from chainrule.engine import _wrap
+        return _wrap(np.zeros_like(x.data))
+    return np.zeros_like(x)
+
+
+def where(cond, x, y):
+    """`np.where` for arrays, the `where` op for Tensors; `cond` is a constant mask. Unlike
+    `x * cond`, an inf or nan in the unselected branch does not leak through."""
+    if _is_t(x) or _is_t(y):
+        from chainrule.ops.elementwise import where as where_op
+        return where_op(cond, x, y)
+    return np.where(cond, x, y)
+
+
+def zeroed_at(g, index):
+    """g with the elements at `index` set to zero (the gradient of what an assignment
+    overwrote)."""
+    keep = np.ones(g.shape, dtype=bool)
+    keep[index] = False
+    return where(keep, g, 0)

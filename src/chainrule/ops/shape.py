@@ -165,7 +165,14 @@ def index_add(g, index, shape) -> Tensor:
 
 
 def astype(x, dtype) -> Tensor:
-    return apply(ASTYPE, (as_tensor(x),), {"dtype": np.dtype(dtype)})
+    """Cast to `dtype`. A cast to an integer or boolean dtype cuts the graph (as in
+    PyTorch: such a tensor has no gradient)."""
+    x = as_tensor(x)
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "fc":
+        from chainrule.engine import _wrap
+        return _wrap(x.data.astype(dtype))
+    return apply(ASTYPE, (x,), {"dtype": dtype})
 
 
 def _check_same_rank(name, tensors):
