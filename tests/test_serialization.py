@@ -1,6 +1,10 @@
 """save/load: the safetensors format written by hand, checked against the real
 `safetensors` package and PyTorch both ways, atomic writes, clear errors."""
+import hashlib
+import json
 import os
+import re
+import struct
 
 import numpy as np
 import pytest
@@ -52,7 +56,11 @@ def test_interop_with_the_safetensors_package(tmp_path):
         np.testing.assert_array_equal(theirs[key], data[key])
     from safetensors import safe_open
     with safe_open(str(ours), "np") as f:
-        assert f.metadata() == {"k": "v"}
+        meta = f.metadata()
+    assert meta.keys() == {"k", serialization.HASH_KEY} and meta["k"] == "v"
+    assert json.loads(meta[serialization.HASH_KEY]) == {   # SHA-256 of the stored bytes
+        key: hashlib.sha256(np.ascontiguousarray(theirs[key]).tobytes()).hexdigest()
+        for key in data}
     path = tmp_path / "theirs.safetensors"
     st_numpy.save_file({k: np.ascontiguousarray(v) for k, v in data.items()}, str(path),
                        metadata={"a": "b"})
@@ -154,3 +162,129 @@ def test_no_pickle_imported():
                 for alias in node.names} | {node.module for node in ast.walk(tree)
                                             if isinstance(node, ast.ImportFrom)}
     assert not {"pickle", "cPickle", "dill", "joblib"} & imported
+
+
+# ---- checksums: every file records a SHA-256 per tensor, and load verifies it -----------
+
+def rewrite_header(path, change) -> None:
+    """Apply `change` to the parsed header of a saved file and write it back."""
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    change(header)
+    path.write_bytes(raw_file(header, raw[8 + n:]))
+
+
+def raw_file(header, data: bytes = b"") -> bytes:
+    text = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def test_a_flipped_byte_is_an_error_naming_the_file_and_the_tensor(tmp_path):
+    path = tmp_path / "model.safetensors"
+    cr.save({"a": np.arange(4, dtype=np.float32), "b": np.ones(3)}, path)
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 0x01                                   # one bit inside "b"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(serialization.SafetensorsError,
+                       match=rf"load: {path}: tensor 'b' does not match the SHA-256 recorded"):
+        cr.load(path)
+    assert path.read_bytes() == bytes(raw)
+
+
+def test_files_without_the_checksum_record_still_load(tmp_path):
+    """Files from other tools, or from chainrule before the record existed."""
+    path = tmp_path / "old.safetensors"
+    w = np.arange(6, dtype=np.float32)
+    cr.save({"w": w}, path, metadata={"note": "x"})
+    rewrite_header(path, lambda h: h["__metadata__"].pop(serialization.HASH_KEY))
+    np.testing.assert_array_equal(cr.load(path)["w"].numpy(), w)
+    path.write_bytes(raw_file({"w": {"dtype": "F32", "shape": [6], "data_offsets": [0, 24]}},
+                              w.tobytes()))
+    np.testing.assert_array_equal(cr.load(path)["w"].numpy(), w)
+    assert serialization.load_metadata(path) == {}
+
+
+@pytest.mark.parametrize("record, message", [
+    ("{not json", "metadata field 'chainrule.sha256' is not valid JSON"),
+    ('["abc"]', "metadata field 'chainrule.sha256' must map tensor names to SHA-256"),
+    ('{"w": 5}', "metadata field 'chainrule.sha256' must map tensor names to SHA-256"),
+    ("{}", "metadata field 'chainrule.sha256' has no SHA-256 for tensor 'w'"),
+    (None, "metadata field 'chainrule.sha256' records tensor 'gone', which the file does not"),
+])
+def test_a_damaged_checksum_record_names_the_file_and_the_field(tmp_path, record, message):
+    path = tmp_path / "m.safetensors"
+    cr.save({"w": np.ones(2, np.float32)}, path)
+
+    def damage(header):
+        meta = header["__metadata__"]
+        if record is None:
+            hashes = json.loads(meta[serialization.HASH_KEY])
+            meta[serialization.HASH_KEY] = json.dumps({**hashes, "gone": "0" * 64})
+        else:
+            meta[serialization.HASH_KEY] = record
+    rewrite_header(path, damage)
+    with pytest.raises(serialization.SafetensorsError, match=f"load: {path}: {message}"):
+        cr.load(path)
+
+
+def test_the_checksum_key_is_reserved(tmp_path):
+    path = tmp_path / "m.safetensors"
+    cr.save({"w": np.ones(2, np.float32)}, path, metadata={"a": "b"})
+    old = path.read_bytes()
+    with pytest.raises(serialization.SafetensorsError, match="'chainrule.sha256' is reserved"):
+        cr.save({"w": np.zeros(2, np.float32)}, path, metadata={serialization.HASH_KEY: "{}"})
+    assert path.read_bytes() == old and os.listdir(tmp_path) == ["m.safetensors"]
+    assert serialization.load_metadata(path) == {"a": "b"}     # the record is not user data
+
+
+# ---- untrusted headers: a SafetensorsError naming the file, never a crash ----------------
+
+def entry(shape, offsets, dtype="F32"):
+    return {"w": {"dtype": dtype, "shape": shape, "data_offsets": offsets}}
+
+
+HOSTILE = {
+    "JSON arrays 100000 deep": (raw_file(b"[" * 100_000 + b"]" * 100_000),
+                                "header nests JSON too deeply"),
+    "JSON objects 50000 deep": (raw_file(b'{"a":' * 50_000 + b"1" + b"}" * 50_000),
+                                "header nests JSON too deeply"),
+    "element count 2**64": (raw_file(entry([2**32, 2**32], [0, 0])),
+                            r"'w' declares the shape \[4294967296, 4294967296\], whose size "
+                            r"overflows int64"),
+    "byte count 2**63": (raw_file(entry([2**61, 4], [0, 0])), "whose size overflows int64"),
+    "a dimension beyond int64": (raw_file(entry([2**70, 0], [0, 0])),
+                                 "whose size overflows int64"),
+    "a 5000-digit integer": (raw_file(b'{"w": {"dtype": "F32", "shape": [' + b"9" * 5000
+                                      + b'], "data_offsets": [0, 0]}}'),
+                             "header is not valid JSON"),
+    "offsets beyond the file": (raw_file(entry([1], [2**64, 2**64 + 4]), b"\0" * 4),
+                                "does not match its byte range"),
+    "a negative offset": (raw_file(entry([1], [-4, 0]), b"\0" * 4), r"byte range \[-4, 0\) of 4"),
+    "a range too short": (raw_file(entry([2], [0, 8]), b"\0" * 4), r"byte range \[0, 8\) of 4"),
+    "a negative dimension": (raw_file(entry([-1], [0, 0])), "negative dimension"),
+    "a float dimension": (raw_file(entry([1.0], [0, 4]), b"\0" * 4), "bad header entry for 'w'"),
+    "a bool dimension": (raw_file(entry([True], [0, 4]), b"\0" * 4), "bad header entry for 'w'"),
+    "a string dimension": (raw_file(entry(["1"], [0, 4]), b"\0" * 4),
+                           "bad header entry for 'w'"),
+    "an unknown dtype": (raw_file(entry([1], [0, 4], dtype="F128"), b"\0" * 4),
+                         "bad header entry for 'w'"),
+    "an entry that is a list": (raw_file({"w": [1, 2]}), "bad header entry for 'w'"),
+    "100 dimensions": (raw_file(entry([1] * 100, [0, 4]), b"\0" * 4),
+                       "'w' cannot be read as an array"),
+    "metadata that is a list": (raw_file({"__metadata__": [], **entry([1], [0, 4])}, b"\0" * 4),
+                                "__metadata__ must map"),
+    "metadata values not strings": (raw_file({"__metadata__": {"a": 1}}),
+                                    "__metadata__ must map"),
+}
+
+
+@pytest.mark.parametrize("blob, message", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_headers_are_safetensors_errors_naming_the_file(tmp_path, blob, message):
+    path = tmp_path / "hostile.safetensors"
+    path.write_bytes(blob)
+    with pytest.raises(serialization.SafetensorsError) as info:
+        cr.load(path)
+    assert str(info.value).startswith(f"load: {path}: ")
+    assert len(str(info.value)) < 400                 # a huge header is not echoed back
+    assert re.search(message, str(info.value)), str(info.value)
