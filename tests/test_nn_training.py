@@ -1,11 +1,17 @@
 """The autograd-face training loop: history shape, float32, optimizers, and checkpoints
 whose resumed run equals the uninterrupted one bit for bit."""
+import json
+import os
+import struct
+import warnings
+
 import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import training
+from chainrule import nn, nn_training, serialization, training
 from chainrule.nn_training import (OPTIMIZERS, AutogradConfig, load_checkpoint, train_autograd)
+from chainrule.training import NonFiniteLossError
 
 
 def toy_data(n_train=240, n_test=90, d=12, classes=3):
@@ -105,3 +111,145 @@ def test_float64_config():
     h = train_autograd(config(dtype="float64", iters=12),
                        ((xa.astype(np.float64), ta), (xb.astype(np.float64), tb)))
     assert set(h["param_dtypes"].values()) == {"float64"}
+
+
+# ---- a loss that stops being finite; checkpoints that are damaged -----------------------
+
+class NanAfter(nn.CrossEntropyLoss):
+    """CrossEntropyLoss whose value turns nan once `calls` reaches `after`."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.after, self.calls = after, 0
+
+    def forward(self, logits, target):
+        self.calls += 1
+        loss = super().forward(logits, target)
+        return loss * float("nan") if self.calls > self.after else loss
+
+
+def test_a_nan_loss_stops_at_that_iteration_and_keeps_the_last_checkpoint(tmp_path,
+                                                                           monkeypatch):
+    path = tmp_path / "ck.safetensors"
+    monkeypatch.setattr(nn_training.nn, "CrossEntropyLoss", lambda: NanAfter(14))
+    with pytest.raises(NonFiniteLossError) as info:
+        train_autograd(config(iters=30, checkpoint=str(path), checkpoint_every=4), DATA)
+    err = info.value
+    assert str(err) == "loss became nan at iteration 15: try a smaller learning rate"
+    assert len(err.history["loss"]) == 14 and err.history["stopped"]["iteration"] == 15
+    ck = load_checkpoint(str(path))                 # the one from iteration 12, untouched
+    assert ck["iteration"] == 12 and len(ck["history"]["loss"]) == 12
+    assert all(np.isfinite(v.numpy()).all() for v in ck["model"].values())
+    assert os.listdir(tmp_path) == ["ck.safetensors"]
+
+
+def test_a_huge_learning_rate_ends_in_the_error_without_numpy_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NonFiniteLossError, match="loss became nan at iteration"):
+            train_autograd(config(lr=1e30), DATA)
+
+
+def test_parameters_of_inf_never_overwrite_a_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "ck.safetensors"
+    make = nn_training.make_optimizer
+
+    def exploding(name, params, lr):            # the 8th step sends a weight to +inf
+        opt = make(name, params, lr)
+        step, steps = opt.step, []
+
+        def step_then_blow_up():
+            step()
+            steps.append(1)
+            if len(steps) == 8:
+                opt.param_groups[0]["params"][0].numpy()[0, 0] = np.inf
+        opt.step = step_then_blow_up
+        return opt
+
+    monkeypatch.setattr(nn_training, "make_optimizer", exploding)
+    with pytest.raises(NonFiniteLossError, match="a parameter became inf at iteration 8:"):
+        train_autograd(config(iters=30, checkpoint=str(path), checkpoint_every=4), DATA)
+    assert load_checkpoint(str(path))["iteration"] == 4
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
+    path = tmp_path / "ck.safetensors"
+    train_autograd(config(iters=4, checkpoint=str(path)), DATA)
+    before = path.read_bytes()
+
+    def disk_full(f, arr):
+        f.write(b"\0" * 8)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(serialization, "_write_array", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        train_autograd(config(iters=8, checkpoint=str(path), resume=str(path)), DATA)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["ck.safetensors"]
+
+
+def rewrite_metadata(path, change) -> None:
+    """Apply `change` to a checkpoint's metadata dict and write the file back."""
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    change(header["__metadata__"])
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    path = tmp_path / "ck.safetensors"
+    train_autograd(config(iters=12, checkpoint=str(path), optimizer="adam", lr=1e-2), DATA)
+    return path
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("iteration", "twelve", "checkpoint field 'iteration' is not valid JSON"),
+    ("iteration", "-3", "checkpoint field 'iteration' must be a non-negative integer"),
+    ("iteration", "12.0", "checkpoint field 'iteration' must be a JSON integer, got float"),
+    ("optimizer", "{'type': 'Adam'", "checkpoint field 'optimizer' is not valid JSON"),
+    ("optimizer", "[]", "checkpoint field 'optimizer' must be a JSON object, got list"),
+    ("optimizer", '{"type": "Adam", "param_groups": {}, "scalars": {}}',
+     "checkpoint field 'optimizer.param_groups' must be a JSON array, got dict"),
+    ("history", '"a string"', "checkpoint field 'history' must be a JSON object, got str"),
+    ("history", '{"config": {}, "loss": {}}', "checkpoint field 'history.loss' must be a JSON "
+                                              "array"),
+    ("rng", '{"state": 1}', "checkpoint field 'rng' is not a random generator state"),
+    ("global_rng", "[" * 100_000, "checkpoint field 'global_rng' is not valid JSON"),
+    ("history", None, "checkpoint has no 'history' field"),
+])
+def test_damaged_checkpoint_metadata_names_the_file_and_the_field(checkpoint, field, value,
+                                                                  message):
+    def damage(meta):
+        if value is None:
+            del meta[field]
+        else:
+            meta[field] = value
+    rewrite_metadata(checkpoint, damage)
+    before = checkpoint.read_bytes()
+    with pytest.raises(ValueError, match=f"^{checkpoint}: {message}"):
+        train_autograd(config(iters=20, optimizer="adam", lr=1e-2, resume=str(checkpoint)),
+                       DATA)
+    assert checkpoint.read_bytes() == before
+
+
+def test_a_corrupted_checkpoint_tensor_is_refused_by_name(checkpoint):
+    raw = bytearray(checkpoint.read_bytes())
+    raw[-3] ^= 0x10                     # inside the last tensor written
+    checkpoint.write_bytes(bytes(raw))
+    with pytest.raises(serialization.SafetensorsError,
+                       match=rf"^load: {checkpoint}: tensor 'optimizer\.state\.5\.exp_avg_sq' "
+                             r"does not match the SHA-256"):
+        train_autograd(config(iters=20, optimizer="adam", lr=1e-2, resume=str(checkpoint)),
+                       DATA)
+    assert checkpoint.read_bytes() == bytes(raw)
+
+
+def test_a_checkpoint_without_checksums_still_resumes(tmp_path, checkpoint):
+    """Checkpoints written before the SHA-256 record existed."""
+    straight = train_autograd(config(iters=20, optimizer="adam", lr=1e-2), DATA)
+    rewrite_metadata(checkpoint, lambda meta: meta.pop(serialization.HASH_KEY))
+    resumed = train_autograd(config(iters=20, optimizer="adam", lr=1e-2,
+                                    resume=str(checkpoint)), DATA)
+    assert resumed["loss"] == straight["loss"] and resumed["final"] == straight["final"]

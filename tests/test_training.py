@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import warnings
 
 import numpy as np
 import pytest
 
 import chainrule.models
 from chainrule.datasets import MnistUnavailableError, load_mnist
-from chainrule.training import (TrainConfig, format_summary, load_data, plot_history,
-                                save_history, train, train_book)
+from chainrule.training import (NonFiniteLossError, TrainConfig, format_summary, load_data,
+                                plot_history, save_history, train, train_book)
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
@@ -161,3 +163,61 @@ def test_saved_history_and_summary(tmp_path):
 def test_plot_is_a_png(tmp_path):
     path = plot_history(train(quick(iters=12)), tmp_path / "curves.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- a loss that stops being finite ends the run cleanly --------------------------------
+
+def test_a_nan_loss_stops_at_that_iteration_and_keeps_the_history(monkeypatch, tmp_path):
+    loss = chainrule.models.TwoLayerNet.loss
+    seen = []
+
+    def nan_after_six(self, x, t):
+        return float("nan") if len(seen) == 6 else loss(self, x, t)
+
+    monkeypatch.setattr(chainrule.models.TwoLayerNet, "loss", nan_after_six)
+    target = tmp_path / "model.safetensors"
+    target.write_bytes(b"an earlier model")
+    with pytest.raises(NonFiniteLossError) as info:
+        train(quick(iters=20, save=str(target)), on_iter=lambda n, _: seen.append(n))
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert (err.iteration, err.kind, err.what) == (7, "nan", "loss")
+    assert str(err) == "loss became nan at iteration 7: try a smaller learning rate"
+    assert seen == list(range(1, 7)) and len(err.history["loss"]) == 6
+    assert err.history["stopped"] == {"iteration": 7, "reason": "loss became nan"}
+    assert err.history["final"]["test_acc"] == err.history["test_acc"][-1]
+    assert target.read_bytes() == b"an earlier model"          # nothing saved over it
+    assert json.loads(save_history(err.history, tmp_path / "run").read_text())["loss"] == \
+        err.history["loss"]                                    # and the run so far saves
+
+
+def test_a_huge_learning_rate_ends_in_the_error_without_numpy_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                          # a RuntimeWarning would raise
+        with pytest.raises(NonFiniteLossError, match=r"loss became nan at iteration (\d+)") \
+                as info:
+            train(quick(iters=50, lr=1e30))
+    assert len(info.value.history["loss"]) == info.value.iteration - 1
+    assert all(np.isfinite(info.value.history["loss"]))
+
+
+@pytest.mark.parametrize("value, kind", [(float("inf"), "inf"), (float("-inf"), "-inf"),
+                                         (float("nan"), "nan")])
+def test_the_error_names_the_kind_of_value(value, kind):
+    err = NonFiniteLossError(12, value)
+    assert err.kind == kind and str(err).startswith(f"loss became {kind} at iteration 12:")
+
+
+def test_a_model_of_infinities_is_not_saved(monkeypatch, tmp_path):
+    gradient = chainrule.models.TwoLayerNet.gradient
+
+    def exploding(self, x, t):      # the last update sends a weight to -inf, loss still fine
+        grads = gradient(self, x, t)
+        grads["W1"][0, 0] = np.inf
+        return grads
+
+    monkeypatch.setattr(chainrule.models.TwoLayerNet, "gradient", exploding)
+    target = tmp_path / "model.safetensors"
+    with pytest.raises(NonFiniteLossError, match="a parameter became -inf at iteration 1:"):
+        train(quick(iters=1, save=str(target)))
+    assert not target.exists() and os.listdir(tmp_path) == []

@@ -18,6 +18,7 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -26,7 +27,8 @@ from chainrule import nn, optim
 from chainrule.engine import as_tensor, no_grad
 from chainrule.serialization import load, load_metadata, save
 from chainrule.training import (TRAINERS, Data, OnEval, OnIter, TrainConfig, _check_data,
-                                _new_history, load_data, make_evaluator)
+                                _new_history, finish_history, load_data, make_evaluator,
+                                stop_if_not_finite, worst_value)
 
 __all__ = ["AutogradConfig", "train_autograd", "build_mlp", "make_optimizer", "accuracy",
            "save_checkpoint", "load_checkpoint", "OPTIMIZERS"]
@@ -126,7 +128,7 @@ def accuracy(model: nn.Module, x: np.ndarray, t: np.ndarray, batch: int = 10000)
 def save_checkpoint(path: str, model: nn.Module, optimizer: optim.Optimizer, iteration: int,
                     rng: np.random.Generator, history: dict[str, Any]) -> None:
     """Model + optimizer + iteration + generator states + history in one safetensors file
-    (written atomically)."""
+    (written atomically, with each tensor's SHA-256)."""
     from chainrule.random import get_rng
     tensors: dict[str, Any] = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt_state = optimizer.state_dict()
@@ -138,6 +140,7 @@ def save_checkpoint(path: str, model: nn.Module, optimizer: optim.Optimizer, ite
             else:
                 scalars.setdefault(str(idx), {})[key] = value
     history = {k: v for k, v in history.items() if k != "seconds"}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     metadata = {
         "format": CHECKPOINT_FORMAT,
         "iteration": str(iteration),
@@ -153,29 +156,80 @@ def save_checkpoint(path: str, model: nn.Module, optimizer: optim.Optimizer, ite
 
 def load_checkpoint(path: str) -> dict[str, Any]:
     """{"model": state dict, "optimizer": {"type", "state_dict"}, "iteration", "rng",
-    "global_rng", "history"} from a file written by save_checkpoint."""
+    "global_rng", "history"} from a file written by save_checkpoint.
+
+    The tensors are checked against their recorded SHA-256 (checkpoints written before
+    the record existed load unchecked); a damaged metadata field is a ValueError naming
+    the file and the field."""
     meta = load_metadata(path)
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a chainrule autograd training checkpoint "
                          f"(format {meta.get('format')!r})")
+    iteration = _field(path, meta, "iteration", int)
+    if isinstance(iteration, bool) or iteration < 0:
+        raise ValueError(f"{path}: checkpoint field 'iteration' must be a non-negative "
+                         f"integer, got {meta['iteration']!r}")
+    opt_meta = _field(path, meta, "optimizer", dict)
+    for key, kind in (("type", str), ("param_groups", list), ("scalars", dict)):
+        _check_type(path, f"optimizer.{key}", opt_meta.get(key), kind)
+    history = _field(path, meta, "history", dict)
+    _check_type(path, "history.config", history.get("config"), dict)
+    for key in ("loss", "eval_iters", "epochs", "train_acc", "test_acc"):
+        _check_type(path, f"history.{key}", history.get(key), list)
+    rngs = {name: _generator_state(path, meta, name) for name in ("rng", "global_rng")}
     tensors = load(path)
     model_sd = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    opt_meta = json.loads(meta["optimizer"])
     state: dict[int, dict[str, Any]] = {}
-    for idx, scalars in opt_meta["scalars"].items():
-        state.setdefault(int(idx), {}).update(scalars)
-    for key, value in tensors.items():
-        if key.startswith("optimizer.state."):
-            idx, name = key[len("optimizer.state."):].split(".", 1)
-            state.setdefault(int(idx), {})[name] = value.data
-    for group in opt_meta["param_groups"]:
-        if "betas" in group:
-            group["betas"] = tuple(group["betas"])
-    return {"model": model_sd, "iteration": int(meta["iteration"]),
+    try:
+        for idx, scalars in opt_meta["scalars"].items():
+            state.setdefault(int(idx), {}).update(scalars)
+        for key, value in tensors.items():
+            if key.startswith("optimizer.state."):
+                idx, name = key[len("optimizer.state."):].split(".", 1)
+                state.setdefault(int(idx), {})[name] = value.data
+        for group in opt_meta["param_groups"]:
+            if "betas" in group:
+                group["betas"] = tuple(group["betas"])
+    except (TypeError, ValueError, AttributeError):
+        raise ValueError(f"{path}: checkpoint field 'optimizer' does not describe an "
+                         f"optimizer state (the file is damaged)") from None
+    return {"model": model_sd, "iteration": iteration,
             "optimizer": {"type": opt_meta["type"],
                           "state_dict": {"state": state, "param_groups": opt_meta["param_groups"]}},
-            "rng": json.loads(meta["rng"]), "global_rng": json.loads(meta["global_rng"]),
-            "history": json.loads(meta["history"])}
+            "rng": rngs["rng"], "global_rng": rngs["global_rng"], "history": history}
+
+
+def _check_type(path: str, name: str, value: Any, kind: type) -> None:
+    if not isinstance(value, kind):
+        raise ValueError(f"{path}: checkpoint field {name!r} must be a JSON "
+                         f"{_JSON_NAMES[kind]}, got {type(value).__name__} (the file is damaged)")
+
+
+_JSON_NAMES = {dict: "object", list: "array", str: "string", int: "integer"}
+
+
+def _field(path: str, meta: dict[str, str], name: str, kind: type) -> Any:
+    """One metadata field, parsed as JSON and of the given type."""
+    if name not in meta:
+        raise ValueError(f"{path}: checkpoint has no {name!r} field (the file is damaged)")
+    try:
+        value = json.loads(meta[name])
+    except (ValueError, RecursionError):
+        raise ValueError(f"{path}: checkpoint field {name!r} is not valid JSON "
+                         f"(the file is damaged)") from None
+    _check_type(path, name, value, kind)
+    return value
+
+
+def _generator_state(path: str, meta: dict[str, str], name: str) -> dict[str, Any]:
+    """A random generator state from the metadata, tried on a scratch generator first."""
+    state = _field(path, meta, name, dict)
+    try:
+        np.random.default_rng().bit_generator.state = state
+    except (TypeError, ValueError, KeyError):
+        raise ValueError(f"{path}: checkpoint field {name!r} is not a random generator "
+                         f"state (the file is damaged)") from None
+    return state
 
 
 # ----------------------------------------------------------------------------- training
@@ -185,7 +239,9 @@ def train_autograd(config: TrainConfig, data: Data | None = None, *,
                    on_grads: Callable[[int, Any], None] | None = None) -> dict[str, Any]:
     """Train the MLP the config describes and return the history (as train_book does).
 
-    A plain TrainConfig is accepted too (plain SGD, one hidden layer, no checkpoints)."""
+    A plain TrainConfig is accepted too (plain SGD, one hidden layer, no checkpoints). A
+    loss that becomes nan or inf stops the run with NonFiniteLossError; the last checkpoint
+    written stays as it was."""
     from chainrule.random import manual_seed
 
     if not isinstance(config, AutogradConfig):
@@ -213,39 +269,42 @@ def train_autograd(config: TrainConfig, data: Data | None = None, *,
 
     params = list(model.parameters())
     start = time.perf_counter()
-    if start_iter == 0:
-        evaluate(0)
-    for i in range(start_iter, config.iters):
-        batch_mask = rng.choice(train_size, config.batch_size)
-        loss = loss_fn(model(as_tensor(x_train[batch_mask])), t_train[batch_mask])
-        optimizer.zero_grad()
-        loss.backward()
-        if on_grads is not None:
-            on_grads(i + 1, model.named_parameters())
-        if i == start_iter:
-            for p in params:
-                if p.grad.dtype != p.dtype:
-                    raise TypeError(f"a gradient is {p.grad.dtype} but its parameter is "
-                                    f"{p.dtype}: something in backward upcast it")
-        optimizer.step()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked: loss
+        if start_iter == 0:
+            evaluate(0)
+        for i in range(start_iter, config.iters):
+            done = i + 1
+            batch_mask = rng.choice(train_size, config.batch_size)
+            loss = loss_fn(model(as_tensor(x_train[batch_mask])), t_train[batch_mask])
+            value = float(loss.data)
+            stop_if_not_finite(value, done, history, start)
+            optimizer.zero_grad()
+            loss.backward()
+            if on_grads is not None:
+                on_grads(done, model.named_parameters())
+            if i == start_iter:
+                for p in params:
+                    if p.grad.dtype != p.dtype:
+                        raise TypeError(f"a gradient is {p.grad.dtype} but its parameter is "
+                                        f"{p.dtype}: something in backward upcast it")
+            optimizer.step()
 
-        done = i + 1
-        value = float(loss.data)
-        history["loss"].append(value)
-        if on_iter is not None:
-            on_iter(done, value)
-        epoch_end = math.floor(done / iter_per_epoch) > math.floor(i / iter_per_epoch)
-        if epoch_end:
-            evaluate(done)
-        if config.checkpoint is not None and (
-                done == config.iters or (epoch_end if config.checkpoint_every is None
-                                         else done % config.checkpoint_every == 0)):
-            save_checkpoint(config.checkpoint, model, optimizer, done, rng, history)
-    if not history["eval_iters"] or history["eval_iters"][-1] != config.iters:
-        evaluate(config.iters)
-    history["seconds"] = time.perf_counter() - start     # of this session (after a resume)
-    history["final"] = {"train_acc": history["train_acc"][-1],
-                        "test_acc": history["test_acc"][-1]}
+            history["loss"].append(value)
+            if on_iter is not None:
+                on_iter(done, value)
+            epoch_end = math.floor(done / iter_per_epoch) > math.floor(i / iter_per_epoch)
+            if epoch_end:
+                evaluate(done)
+            if config.checkpoint is not None and (
+                    done == config.iters or (epoch_end if config.checkpoint_every is None
+                                             else done % config.checkpoint_every == 0)):
+                # never overwrite a good checkpoint with parameters of nan or inf
+                stop_if_not_finite(worst_value(p.numpy() for p in params), done, history,
+                                   start, what="a parameter")
+                save_checkpoint(config.checkpoint, model, optimizer, done, rng, history)
+        if not history["eval_iters"] or history["eval_iters"][-1] != config.iters:
+            evaluate(config.iters)
+    finish_history(history, start)     # seconds of this session (after a resume)
     history["param_dtypes"] = {name: str(p.dtype) for name, p in model.named_parameters()}
     return history
 

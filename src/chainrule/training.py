@@ -20,7 +20,7 @@ import numpy as np
 from chainrule.atomic import atomic_open
 
 __all__ = ["TrainConfig", "train", "train_book", "load_data", "save_history",
-           "plot_history", "format_summary", "TRAINERS", "DATASETS"]
+           "plot_history", "format_summary", "NonFiniteLossError", "TRAINERS", "DATASETS"]
 
 DATASETS = ("mnist", "spiral", "blobs")
 # the toy sets' default sizes (MNIST's are its own: 60000 / 10000)
@@ -80,6 +80,49 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.dtype must be 'float32' or 'float64', got {self.dtype!r}")
 
 
+class NonFiniteLossError(ValueError):
+    """Training stopped because the loss (or, checked before a save, a parameter) became
+    nan or ±inf. `iteration` counts from 1; `history` is the run so far (its losses all
+    finite), finished with "final" and "stopped" so that it can still be saved."""
+
+    def __init__(self, iteration: int, value: float, history: dict[str, Any] | None = None,
+                 what: str = "loss") -> None:
+        self.iteration, self.value, self.history, self.what = iteration, value, history, what
+        self.kind = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        super().__init__(f"{what} became {self.kind} at iteration {iteration}: try a smaller "
+                         f"learning rate")
+
+
+def stop_if_not_finite(value: float, done: int, history: dict[str, Any], start: float,
+                       what: str = "loss") -> None:
+    """Raise NonFiniteLossError when `value` (of iteration `done`) is nan or ±inf, after
+    finishing the history so far."""
+    if math.isfinite(value):
+        return
+    err = NonFiniteLossError(done, value, history, what)
+    history["stopped"] = {"iteration": done, "reason": f"{what} became {err.kind}"}
+    finish_history(history, start)
+    raise err
+
+
+def worst_value(arrays) -> float:
+    """nan if any array holds a nan, else ±inf if one holds an infinity, else 0.0."""
+    worst = 0.0
+    for a in arrays:
+        if not np.isfinite(a).all():
+            if np.isnan(a).any():
+                return math.nan
+            worst = math.inf if np.isposinf(a).any() else -math.inf
+    return worst
+
+
+def finish_history(history: dict[str, Any], start: float) -> None:
+    """Add the wall-clock seconds and the last evaluation as "final"."""
+    history["seconds"] = time.perf_counter() - start
+    history["final"] = {"train_acc": history["train_acc"][-1],
+                        "test_acc": history["test_acc"][-1]}
+
+
 # ----------------------------------------------------------------------------- data
 
 def load_data(config: TrainConfig) -> Data:
@@ -125,7 +168,8 @@ def train_book(config: TrainConfig, data: Data | None = None, *, on_iter: OnIter
     before training, after every epoch and at the end.
 
     Everything stays in `config.dtype`: a gradient of another dtype (a silent upcast
-    somewhere in backward) is an error, not something the update quietly casts away.
+    somewhere in backward) is an error, not something the update quietly casts away. A
+    loss that becomes nan or inf stops the run with NonFiniteLossError (nothing is saved).
     """
     from chainrule.models import TwoLayerNet
 
@@ -145,34 +189,37 @@ def train_book(config: TrainConfig, data: Data | None = None, *, on_iter: OnIter
     evaluate = make_evaluator(network.accuracy, history, (x_train, t_train, x_test, t_test),
                               on_eval)
     start = time.perf_counter()
-    evaluate(0)
-    for i in range(config.iters):
-        batch_mask = rng.choice(train_size, config.batch_size)
-        x_batch, t_batch = x_train[batch_mask], t_train[batch_mask]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked: loss
+        evaluate(0)
+        for i in range(config.iters):
+            batch_mask = rng.choice(train_size, config.batch_size)
+            x_batch, t_batch = x_train[batch_mask], t_train[batch_mask]
 
-        loss = network.loss(x_batch, t_batch)
-        grads = network.gradient(x_batch, t_batch)
-        if on_grads is not None:
-            on_grads(i + 1, grads)
-        for key, param in network.params.items():
-            if grads[key].dtype != param.dtype:
-                raise TypeError(f"gradient of {key} is {grads[key].dtype} but the parameter is "
-                                f"{param.dtype}: something in backward upcast it")
-            param -= config.lr * grads[key]      # in place: the layers hold these arrays
+            done = i + 1
+            loss = float(network.loss(x_batch, t_batch))
+            stop_if_not_finite(loss, done, history, start)
+            grads = network.gradient(x_batch, t_batch)
+            if on_grads is not None:
+                on_grads(done, grads)
+            for key, param in network.params.items():
+                if grads[key].dtype != param.dtype:
+                    raise TypeError(f"gradient of {key} is {grads[key].dtype} but the parameter "
+                                    f"is {param.dtype}: something in backward upcast it")
+                param -= config.lr * grads[key]      # in place: the layers hold these arrays
 
-        done = i + 1
-        history["loss"].append(float(loss))
-        if on_iter is not None:
-            on_iter(done, float(loss))
-        if math.floor(done / iter_per_epoch) > math.floor(i / iter_per_epoch) \
-                or done == config.iters:
-            evaluate(done)
-    history["seconds"] = time.perf_counter() - start
-    history["final"] = {"train_acc": history["train_acc"][-1],
-                        "test_acc": history["test_acc"][-1]}
+            history["loss"].append(loss)
+            if on_iter is not None:
+                on_iter(done, loss)
+            if math.floor(done / iter_per_epoch) > math.floor(i / iter_per_epoch) \
+                    or done == config.iters:
+                evaluate(done)
+    finish_history(history, start)
     history["param_dtypes"] = {key: str(p.dtype) for key, p in network.params.items()}
-    if config.save is not None:
+    if config.save is not None:     # never a model of nan or inf
+        stop_if_not_finite(worst_value(network.params.values()), config.iters, history, start,
+                           what="a parameter")
         from chainrule.serialization import save
+        Path(config.save).parent.mkdir(parents=True, exist_ok=True)
         save(dict(network.params), config.save)
     return history
 
