@@ -461,6 +461,8 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     if like is not None and type(x) is int and like.data.dtype.kind in "iu":
         return _wrap(np.array(x, dtype=like.data.dtype))  # int tensor + 1 stays an int tensor
     if to_float and type(x) in (int, float):
+        if x == 0 and type(x) is float:  # -0.0 == 0.0 as a key: keep the sign, skip the cache
+            return _wrap(np.array(x, dtype=like.data.dtype))
         key = (x, type(x), like.data.dtype)
         const = _constants.get(key)
         if const is None:
@@ -878,7 +880,8 @@ def _deliver(t: Tensor, g: Any, wanted: dict | None, found: list) -> None:
     if not isinstance(g, Tensor):
         g = _wrap(g)
     t.grad = g if t.grad is None else (
-        t.grad + g if g.requires_grad or t.grad.requires_grad else _wrap(t.grad.data + g.data))
+        t.grad + g if g.requires_grad or t.grad.requires_grad
+        else _wrap(np.asarray(t.grad.data + g.data)))  # 0-d stays an array, not a NumPy scalar
 
 
 from chainrule import ops as _ops  # noqa: E402  (ops build on the classes above)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import threading
+
 import numpy as np
 
 from chainrule import engine
@@ -15,19 +17,22 @@ from chainrule.engine import Tensor, as_tensor, backward_pass, enable_grad, forw
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "autograd_grad"]
 
-# How many transforms are evaluating their function right now. Inside another transform
-# the gradients we return must themselves be differentiable, so we keep their graph.
-_depth = 0
+class _Transforms(threading.local):
+    """How many transforms are evaluating their function right now, in this thread.
+    Inside another transform the gradients we return must themselves be differentiable,
+    so we keep their graph."""
+    depth = 0
+
+
+_transforms = _Transforms()
 
 
 class _evaluating:
     def __enter__(self):
-        global _depth
-        _depth += 1
+        _transforms.depth += 1
 
     def __exit__(self, *exc):
-        global _depth
-        _depth -= 1
+        _transforms.depth -= 1
 
 
 def autograd_grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
@@ -77,7 +82,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """A function returning (f(*args), df/dargs[argnums]) for scalar-valued f."""
     def wrapped(*args):
         nums = _argnums(argnums, len(args), "value_and_grad")
-        nested = _depth > 0 or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        nested = _transforms.depth > 0 or any(isinstance(a, Tensor) and a.requires_grad for a in args)
         args = list(args)
         for i in nums:
             args[i] = _variable(args[i])
@@ -108,7 +113,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 def vjp(f: Callable, *primals: Any) -> tuple[Tensor, Callable]:
     """(f(*primals), vjp_fn) where vjp_fn(cotangent) gives one gradient per primal."""
-    nested = _depth > 0 or any(isinstance(p, Tensor) and p.requires_grad for p in primals)
+    nested = _transforms.depth > 0 or any(isinstance(p, Tensor) and p.requires_grad for p in primals)
     xs = [_variable(p) for p in primals]
     with enable_grad(), _evaluating():
         out = as_tensor(f(*xs))
@@ -141,8 +146,13 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[T
         x = engine._wrap(p.data)
         x._tangent = t
         xs.append(x)
-    with forward_mode():
+    with forward_mode(), _evaluating():
         out = as_tensor(f(*xs))
+    if out.requires_grad and _transforms.depth > 0:
+        raise NotImplementedError(
+            "jvp: the output depends on a tensor that an outer reverse-mode transform "
+            "differentiates (reverse-over-forward), which is not supported; put grad inside "
+            "jvp (forward-over-reverse) or use jacobian(mode='rev')")
     tangent = out._tangent if out._tangent is not None else np.zeros_like(out.data)
     return out.detach(), engine._wrap(np.array(tangent))
 
@@ -176,8 +186,8 @@ def jacobian(f: Callable, mode: str = "rev", argnums: int = 0) -> Callable:
             e = np.zeros(out.size, dtype=out.dtype)
             e[k] = 1
             rows.append(pullback(e.reshape(out.shape))[0])
-        if rows and isinstance(rows[0], Tensor) and rows[0].requires_grad:
-            from chainrule.ops import stack
+        if any(r.requires_grad or r._tangent is not None for r in rows):
+            from chainrule.ops import stack  # keeps the rows' graph and tangents
             return stack(rows).reshape(out.shape + x.shape)
         data = np.stack([r.data for r in rows]) if rows else np.zeros((0,) + x.shape, x.dtype)
         return engine._wrap(data.reshape(out.shape + x.shape))

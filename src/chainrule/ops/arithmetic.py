@@ -7,16 +7,33 @@ from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor
 from chainrule.ops.generic import log, sum_to, where, zeros_like
 
 
+def astype(x, dtype):
+    from chainrule.ops.shape import astype as cast  # shape imports this module
+    return cast(x, dtype)
+
+
 def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
 def _pair(a, b) -> tuple[Tensor, Tensor]:
-    """Both operands as Tensors; a Python number takes the other operand's dtype."""
+    """Both operands as Tensors with PyTorch's float promotion: a Python or NumPy number
+    takes the other operand's dtype, and so does a 0-d float tensor meeting a float
+    tensor with dimensions (float32 * 0-d float64 stays float32)."""
     if not isinstance(a, Tensor):
         a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = as_tensor(b, like=a)
+    da, db = a.data.dtype, b.data.dtype
+    if da is not db and da != db and (a.ndim == 0) != (b.ndim == 0):
+        if a.ndim == 0 and db.kind == "f" and da.kind in "biuf":
+            a = astype(a, db)  # float32 * 0-d float64 (or 0-d int) stays float32
+        elif b.ndim == 0 and da.kind == "f" and db.kind in "biuf":
+            b = astype(b, da)
+        elif a.ndim == 0 and da.kind == "f" and db.kind in "biu":
+            b = astype(b, da)  # int tensor * 1.5 is float32, as in PyTorch
+        elif b.ndim == 0 and db.kind == "f" and da.kind in "biu":
+            a = astype(a, db)
     return a, b
 
 
@@ -141,6 +158,8 @@ def neg(a) -> Tensor:
 
 def pow(a, b) -> Tensor:
     """a ** b; a constant Python exponent uses the cheaper one-input primitive."""
+    if isinstance(b, np.generic) and b.dtype.kind in "iuf":
+        b = b.item()  # a NumPy scalar exponent must not make float32 float64
     if isinstance(b, (int, float)) and isinstance(a, Tensor):
         return apply(POW_SCALAR, (a,), {"p": b})
     return apply(POW, _pair(a, b), _NO_ATTRS)

@@ -31,7 +31,7 @@ SIGMOID = _unary("sigmoid", _sigmoid, lambda g, out, a: g * (out * (1 - out)),
                  lambda t, out, a: t * (out * (1 - out)))
 # PyTorch's threshold rule on the output: the gradient passes unless out <= 0 (so it
 # passes at nan), and a nan or inf upstream gradient does not leak where it is blocked
-RELU = _unary("relu", lambda a: np.maximum(a, 0),
+RELU = _unary("relu", lambda a: np.where(a < 0, 0, a),  # keeps nan and -0.0, as PyTorch
               lambda g, out, a: gen.where(_data(out) <= 0, 0, g),
               lambda t, out, a: gen.where(_data(out) <= 0, 0, t))
 
@@ -67,12 +67,15 @@ def _pick_weight(a, b, first_wins):
 
 def _extremum(name, forward, first_wins) -> Primitive:
     w = lambda a, b: _pick_weight(a, b, first_wins)  # noqa: E731
+    def share(g, a, b):  # `where`, so a nan gradient does not leak to the side that lost
+        weight = w(a, b)
+        return gen.where(weight == 1, g, gen.where(weight == 0, 0, g * 0.5))
     return Primitive(
-        name, forward,
-        vjps=(lambda g, out, a, b: sum_to(g * w(a, b).astype(out.dtype), a.shape),
-              lambda g, out, a, b: sum_to(g * w(b, a).astype(out.dtype), b.shape)),
-        jvps=(lambda t, out, a, b: t * w(a, b).astype(out.dtype),
-              lambda t, out, a, b: t * w(b, a).astype(out.dtype)))
+        name, lambda a, b: np.where(a == b, a, forward(a, b)),  # a tie gives a, as PyTorch
+        vjps=(lambda g, out, a, b: sum_to(share(g, a, b), a.shape),
+              lambda g, out, a, b: sum_to(share(g, b, a), b.shape)),
+        jvps=(lambda t, out, a, b: share(t, a, b),
+              lambda t, out, a, b: share(t, b, a)))
 
 
 MAXIMUM = _extremum("maximum", np.maximum, first_wins=True)

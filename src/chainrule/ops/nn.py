@@ -6,14 +6,23 @@ import numpy as np
 from chainrule.engine import Primitive, Tensor, apply, as_tensor
 from chainrule.ops import generic as gen
 
+try:
+    from numpy.exceptions import AxisError
+except ImportError:  # NumPy < 1.25
+    from numpy import AxisError  # type: ignore[attr-defined,no-redef]
+
 
 def _softmax(a, axis):
+    if a.size == 0:  # nothing to normalise (a zero-length axis anywhere): empty, as PyTorch
+        return np.empty_like(a)
     e = np.exp(a - a.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
     return e
 
 
 def _log_softmax(a, axis):
+    if a.size == 0:
+        return np.empty_like(a)
     shifted = a - a.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -43,8 +52,9 @@ def _ce_forward(logits, target, reduction, cache):
     cache["softmax"] = e / total
     logp = shifted - np.log(total)
     losses = -_pick(logp, target) if target.dtype.kind in "iu" else -(target * logp).sum(-1)
-    if reduction == "mean":
-        return losses.sum() / logits.dtype.type(losses.size)
+    if reduction == "mean":  # the mean of no samples is nan, quietly (as PyTorch)
+        with np.errstate(invalid="ignore"):
+            return losses.sum() / logits.dtype.type(losses.size)
     if reduction == "sum":
         return losses.sum()
     return losses
@@ -73,7 +83,8 @@ def _ce_vjp(g, out, logits, target, reduction, cache):
 def _ce_jvp(t, out, logits, target, reduction, cache):
     per_sample = (t * _ce_dlogits(out, logits, target, "none", cache)).sum(axis=-1)
     if reduction == "mean":
-        return per_sample.mean()
+        with np.errstate(invalid="ignore"):
+            return per_sample.sum() / per_sample.dtype.type(per_sample.size)
     return per_sample.sum() if reduction == "sum" else per_sample
 
 
@@ -89,7 +100,9 @@ def _linear(x, w, b=None):
 
 
 def _rows(a):
-    return a.reshape(-1, a.shape[-1])
+    """a as a matrix of rows (its last axis); explicit sizes, as -1 is ambiguous when a
+    is empty (zero in_features)."""
+    return a.reshape(int(np.prod(a.shape[:-1])), a.shape[-1])
 
 
 LINEAR = Primitive(
@@ -102,12 +115,24 @@ LINEAR = Primitive(
           lambda t, out, x, w, b=None: np.broadcast_to(t, out.shape)))
 
 
+def _check_axis(name: str, x: Tensor, axis) -> int:
+    """One axis of x (a 0-d tensor takes 0 or -1, as in PyTorch), else an AxisError (a
+    ValueError and an IndexError) naming the op and the shape."""
+    n = x.ndim or 1
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -n <= axis < n:
+        raise AxisError(f"{name}: axis {axis!r} is out of range for a tensor of shape "
+                        f"{x.shape} (expected an int in [{-n}, {n - 1}])")
+    return int(axis)
+
+
 def softmax(x, axis: int = -1) -> Tensor:
-    return apply(SOFTMAX, (as_tensor(x),), {"axis": axis})
+    x = as_tensor(x)
+    return apply(SOFTMAX, (x,), {"axis": _check_axis("softmax", x, axis)})
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
-    return apply(LOG_SOFTMAX, (as_tensor(x),), {"axis": axis})
+    x = as_tensor(x)
+    return apply(LOG_SOFTMAX, (x,), {"axis": _check_axis("log_softmax", x, axis)})
 
 
 def softmax_cross_entropy(logits, target, reduction: str = "mean") -> Tensor:

@@ -6,19 +6,34 @@ import numpy as np
 from chainrule.engine import Primitive, Tensor, apply, as_tensor
 from chainrule.ops.generic import broadcast_to, exp
 
+try:
+    from numpy.exceptions import AxisError
+except ImportError:  # NumPy < 1.25
+    from numpy import AxisError  # type: ignore[attr-defined,no-redef]
 
-def _axes(axis, ndim: int, name: str) -> tuple | None:
-    """Normalise `axis` (None, int or tuple) to a sorted tuple of non-negative axes."""
+
+def _axes(axis, shape: tuple, name: str) -> tuple | None:
+    """Normalise `axis` (None, int or tuple) to a sorted tuple of non-negative axes.
+
+    As in PyTorch, a 0-d tensor takes axis 0 or -1 (reducing it leaves it as it is), and
+    an axis named twice is an error. None means every axis."""
     if axis is None:
         return None
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    n = ndim or 1  # NumPy lets a 0-d array reduce over axis 0 / -1
+    ndim = len(shape)
+    n = ndim or 1
     out = []
     for ax in axes:
         if not -n <= ax < n:
-            raise ValueError(f"{name}: axis {ax} is out of range for a tensor with {ndim} dims")
+            raise AxisError(f"{name}: axis {ax} is out of range for a tensor of shape {shape} "
+                            f"(expected an axis in [{-n}, {n - 1}])")
         out.append(int(ax) % n)
-    return tuple(sorted(set(out)))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: axis {axis} names a dimension twice "
+                         f"(tensor of shape {shape})")
+    if ndim == 0:
+        return None
+    return tuple(sorted(out))
 
 
 def _kept_shape(shape: tuple, axes) -> tuple:
@@ -42,10 +57,19 @@ SUM = Primitive(
     vjps=(lambda g, out, a, axes, keepdims: _spread(g, a, axes),),
     jvps=(lambda t, out, a, axes, keepdims: np.sum(t, axis=axes, keepdims=keepdims),))
 
+def _mean(a, axes, keepdims):
+    """np.mean without its warning: the mean of nothing is nan, quietly (as PyTorch)."""
+    total = np.sum(a, axis=axes, keepdims=keepdims)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.true_divide(total, _count(a.shape, axes), dtype=total.dtype)
+
+
+# The vjp spreads before dividing: with nothing to average over, the input is empty and
+# so is the division (no 0/0 on the upstream gradient).
 MEAN = Primitive(
-    "mean", lambda a, axes, keepdims: np.mean(a, axis=axes, keepdims=keepdims),
-    vjps=(lambda g, out, a, axes, keepdims: _spread(g / _count(a.shape, axes), a, axes),),
-    jvps=(lambda t, out, a, axes, keepdims: np.mean(t, axis=axes, keepdims=keepdims),))
+    "mean", _mean,
+    vjps=(lambda g, out, a, axes, keepdims: _spread(g, a, axes) / _count(a.shape, axes),),
+    jvps=(lambda t, out, a, axes, keepdims: _mean(t, axes, keepdims),))
 
 
 def _argext_weights(out, a, axes):
@@ -70,6 +94,8 @@ MIN = _extremum("min", np.min)
 
 
 def _logsumexp(a, axes, keepdims):
+    if a.size == 0:  # log(0) = -inf over empty axes, an empty result otherwise (as PyTorch)
+        return np.full(np.sum(a, axis=axes, keepdims=keepdims).shape, -np.inf, dtype=a.dtype)
     m = np.max(a, axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     out = np.log(np.sum(np.exp(a - m), axis=axes, keepdims=True)) + m
@@ -90,9 +116,18 @@ LOGSUMEXP = Primitive(
 
 def _reduce(prim: Primitive, x, axis, keepdims) -> Tensor:
     x = as_tensor(x)
+    axes = _axes(axis, x.shape, prim.name)
     if prim in (MAX, MIN) and x.size == 0:
-        raise ValueError(f"{prim.name}: cannot reduce an empty tensor of shape {x.shape}")
-    return apply(prim, (x,), {"axes": _axes(axis, x.ndim, prim.name), "keepdims": keepdims})
+        # an empty tensor has a max along an axis of nonzero length (an empty result), as
+        # in PyTorch, but no max over an axis of length 0 or over everything
+        if axes is None:
+            raise ValueError(f"{prim.name}: cannot reduce an empty tensor of shape {x.shape} "
+                             f"over all its axes; name the axis to reduce")
+        empty = [a for a in axes if x.shape[a] == 0]
+        if empty:
+            raise ValueError(f"{prim.name}: cannot reduce over axis {empty[0]} of length 0 "
+                             f"(tensor of shape {x.shape})")
+    return apply(prim, (x,), {"axes": axes, "keepdims": keepdims})
 
 
 def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
