@@ -4,8 +4,10 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -157,3 +159,150 @@ def test_help_lists_the_options(capsys):
     for option in ("--hidden", "--lr", "--batch-size", "--iters", "--seed", "--out",
                    "--quiet", "--train-size", "--test-size", "--api", "--dataset"):
         assert option in text
+
+
+# ---- nothing lost: paths checked before any work, a nan loss ends cleanly ---------------
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """Fails the test if the command loads MNIST; the list records attempts."""
+    calls = []
+
+    def load_mnist(**kwargs):
+        calls.append(kwargs)
+        raise AssertionError("the data was loaded before the paths were checked")
+
+    monkeypatch.setattr("chainrule.datasets.load_mnist", load_mnist)
+    return calls
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err.rstrip("\n")
+
+
+def test_a_missing_resume_file_is_refused_before_any_work(tmp_path, capsys, no_data):
+    missing = tmp_path / "nope.safetensors"
+    code = main(["train", "--api", "autograd", "--resume", str(missing),
+                 "--out", str(tmp_path / "run")])
+    assert code == 2 and no_data == []
+    assert one_error_line(capsys) == f"chainrule train: error: --resume {missing}: no such file"
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("flag, target, message", [
+    ("--out", "afile/run", "{tmp}/afile is not a directory"),
+    ("--out", "afile", "exists and is not a directory"),
+    ("--save", "afile/m.safetensors", "{tmp}/afile is not a directory"),
+    ("--save", "adir", "is a directory"),
+])
+def test_unusable_out_or_save_is_refused_before_any_work(tmp_path, capsys, no_data, flag,
+                                                         target, message):
+    (tmp_path / "afile").write_bytes(b"keep me")
+    (tmp_path / "adir").mkdir()
+    path = tmp_path / target
+    code = main(["train", flag, str(path)] + (["--out", str(tmp_path / "run")]
+                                              if flag == "--save" else []))
+    assert code == 2 and no_data == []
+    assert one_error_line(capsys) == \
+        f"chainrule train: error: {flag} {path}: {message.format(tmp=tmp_path)}"
+    assert sorted(os.listdir(tmp_path)) == ["adir", "afile"]
+    assert (tmp_path / "afile").read_bytes() == b"keep me"
+    assert not any((tmp_path / "adir").iterdir())
+
+
+def test_an_unwritable_out_directory_is_refused_before_any_work(tmp_path, capsys, no_data,
+                                                                monkeypatch):
+    import tempfile
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", denied)   # the probe write fails
+    out = tmp_path / "runs" / "a"
+    assert main(["train", "--out", str(out)]) == 2 and no_data == []
+    assert one_error_line(capsys) == \
+        f"chainrule train: error: --out {out}: cannot write in {tmp_path} (Permission denied)"
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="needs file permissions that apply (not root)")
+def test_a_read_only_directory_is_refused(tmp_path, capsys, no_data):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        assert main(["train", "--save", str(locked / "m.safetensors")]) == 2
+    finally:
+        locked.chmod(0o700)
+    assert "cannot write in" in one_error_line(capsys) and no_data == []
+
+
+def test_a_corrupted_resume_checkpoint_is_refused_before_any_work(tmp_path, capsys, no_data):
+    ck = tmp_path / "ck.safetensors"
+    assert main(QUICK + ["--api", "autograd", "--save", str(ck), "--out", str(tmp_path / "a"),
+                         "--quiet"]) == 0
+    capsys.readouterr()
+    raw = bytearray(ck.read_bytes())
+    raw[-2] ^= 0xFF
+    ck.write_bytes(bytes(raw))
+    code = main(["train", "--api", "autograd", "--resume", str(ck), "--save", str(ck),
+                 "--out", str(tmp_path / "b")])
+    assert code == 2 and no_data == []
+    line = one_error_line(capsys)
+    assert line.startswith(f"chainrule train: error: --resume: load: {ck}: tensor '")
+    assert line.endswith("the file is corrupted (restore it from a copy or save it again)")
+    assert ck.read_bytes() == bytes(raw) and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("api", ["book", "autograd"])
+def test_a_nan_loss_stops_with_one_line_and_keeps_the_run_so_far(tmp_path, capsys, api):
+    out, model = tmp_path / "run", tmp_path / "model.safetensors"
+    model.write_bytes(b"an earlier model")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # no NumPy RuntimeWarning on the way
+        code = main(QUICK[:-1] + ["1e30", "--api", api, "--out", str(out),
+                                  "--save", str(model), "--quiet"])
+    assert code == 1
+    captured = capsys.readouterr()
+    history = json.loads((out / "history.json").read_text())
+    stopped = history["stopped"]["iteration"]
+    assert captured.err == f"chainrule train: error: loss became nan at iteration {stopped}: " \
+                           f"try a smaller --lr\n"
+    assert len(history["loss"]) == stopped - 1 and history["config"]["lr"] == 1e30
+    assert f"saved the {stopped - 1} iteration" in captured.out
+    assert model.read_bytes() == b"an earlier model"
+    assert sorted(os.listdir(tmp_path)) == ["model.safetensors", "run"]
+
+
+def test_an_inf_loss_is_named_as_such(tmp_path, capsys, monkeypatch):
+    from chainrule import training
+
+    def diverge(config, **kwargs):
+        raise training.NonFiniteLossError(3, float("inf"))
+
+    monkeypatch.setattr(training, "train", diverge)
+    assert main(QUICK + ["--out", str(tmp_path / "run")]) == 1
+    assert one_error_line(capsys) == \
+        "chainrule train: error: loss became inf at iteration 3: try a smaller --lr"
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_failed_save_is_one_line_and_leaves_the_old_file_alone(tmp_path, capsys,
+                                                                  monkeypatch):
+    from chainrule import serialization
+
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(b"an earlier model")
+
+    def disk_full(f, arr):
+        f.write(b"\0" * 8)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(serialization, "_write_array", disk_full)
+    assert main(QUICK + ["--save", str(model), "--out", str(tmp_path / "run"), "--quiet"]) == 1
+    assert one_error_line(capsys) == \
+        f"chainrule train: error: could not save {model} (No space left on device)"
+    assert model.read_bytes() == b"an earlier model"
+    assert sorted(os.listdir(tmp_path)) == ["model.safetensors"]     # no temporary file

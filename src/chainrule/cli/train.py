@@ -112,9 +112,64 @@ def _make_config(args: argparse.Namespace):
                           resume=None if args.resume is None else str(args.resume), **common)
 
 
+def _unwritable(path: Path, directory: bool) -> str | None:
+    """Why `path` (a directory to fill, or a file to write) cannot be written, or None.
+    Creates nothing: it probes the nearest existing directory with a temporary file."""
+    import tempfile
+
+    if path.exists() and path.is_dir() != directory:
+        return "exists and is not a directory" if directory else "is a directory"
+    parent = path if directory else path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as err:
+        return f"cannot write in {parent} ({err.strerror or err})"
+    return None
+
+
+def _check_paths(args: argparse.Namespace, out: Path) -> str | None:
+    """The first problem with --resume, --out or --save, found before any work."""
+    if args.resume is not None:
+        if not args.resume.is_file():
+            return f"--resume {args.resume}: " + ("not a file" if args.resume.exists()
+                                                  else "no such file")
+        from chainrule.nn_training import load_checkpoint
+        try:
+            load_checkpoint(str(args.resume))
+        except (OSError, ValueError) as err:
+            return f"--resume: {err}"
+    for flag, path, directory in (("--out", out, True), ("--save", args.save, False)):
+        problem = None if path is None else _unwritable(path, directory)
+        if problem is not None:
+            return f"{flag} {path}: {problem}"
+    return None
+
+
+def _write_outputs(history: dict, out: Path, flow) -> list[Path]:
+    """history.json, summary.json, curves.png (with matplotlib) and the gradient flow."""
+    from chainrule.training import plot_history, save_history
+
+    saved = [save_history(history, out)]
+    try:
+        saved.append(plot_history(history, Path(out) / "curves.png"))
+    except ImportError:
+        print("note: matplotlib is not installed, so no plot was saved "
+              "(pip install chainrule[plot])")
+    if flow is not None:
+        paths = flow.save(out, prefix="grad_flow", plot=True)
+        saved.extend(p for p in paths.values() if p is not None)
+        print(flow.summary())
+    return saved
+
+
 def run(args: argparse.Namespace) -> int:
     from chainrule.datasets import MnistUnavailableError
-    from chainrule.training import format_summary, plot_history, save_history, train
+    from chainrule.training import NonFiniteLossError, format_summary, train
 
     try:
         config = _make_config(args)
@@ -122,8 +177,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"chainrule train: error: {err}", file=sys.stderr)
         return 2
     out = args.out if args.out is not None else _default_out()
-    if args.save is not None:  # fail now, not after training, if it cannot be written
-        args.save.parent.mkdir(parents=True, exist_ok=True)
+    problem = _check_paths(args, out)   # now, not after loading data and training
+    if problem is not None:
+        print(f"chainrule train: error: {problem}", file=sys.stderr)
+        return 2
 
     flow = None
     if args.grad_report:
@@ -141,22 +198,36 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         print(f"chainrule train: {err}", file=sys.stderr)
         return 1
+    except NonFiniteLossError as err:   # keep the run so far, then say what to change
+        progress.close()
+        if err.history is not None:
+            done = len(err.history["loss"])
+            try:
+                saved = _write_outputs(err.history, out, flow)
+                print(f"saved the {done} iteration{'s' * (done != 1)} before it stopped: "
+                      + ", ".join(str(path) for path in saved))
+            except OSError as write_err:
+                print(f"chainrule train: error: cannot write to {out}: {write_err}",
+                      file=sys.stderr)
+        print(f"chainrule train: error: {err.what} became {err.kind} at iteration "
+              f"{err.iteration}: try a smaller --lr", file=sys.stderr)
+        return 1
     except ValueError as err:
         progress.close()
         print(f"chainrule train: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:              # e.g. the disk filled up while saving (atomically)
+        progress.close()
+        what = f"could not save {args.save} ({err.strerror or err})" if args.save else err
+        print(f"chainrule train: error: {what}", file=sys.stderr)
+        return 1
     progress.close()
 
-    saved = [save_history(history, out)]
     try:
-        saved.append(plot_history(history, Path(out) / "curves.png"))
-    except ImportError:
-        print("note: matplotlib is not installed, so no plot was saved "
-              "(pip install chainrule[plot])")
-    if flow is not None:
-        paths = flow.save(out, prefix="grad_flow", plot=True)
-        saved.extend(p for p in paths.values() if p is not None)
-        print(flow.summary())
+        saved = _write_outputs(history, out, flow)
+    except OSError as err:
+        print(f"chainrule train: error: cannot write to {out}: {err}", file=sys.stderr)
+        return 1
     if args.save is not None:
         saved.append(args.save)
     print(format_summary(history))
