@@ -17,6 +17,11 @@ from chainrule import ops
 from chainrule.engine import Primitive, Tensor, apply, as_tensor
 from chainrule.ops.elementwise import _sigmoid
 
+try:
+    from numpy.exceptions import AxisError
+except ImportError:  # NumPy < 1.25
+    from numpy import AxisError  # type: ignore[attr-defined,no-redef]
+
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "flatten",
            "dropout", "batch_norm", "mse_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "cross_entropy", "conv2d", "max_pool2d"]
@@ -244,9 +249,17 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
 
 
 def flatten(x: Any, start_dim: int = 1, end_dim: int = -1) -> Tensor:
+    """Merge dims start_dim..end_dim into one (a 0-d tensor takes 0 or -1 and becomes (1,))."""
     x = as_tensor(x)
     nd = x.ndim
-    s, e = start_dim % nd if nd else 0, end_dim % nd if nd else 0
+    n = nd or 1
+    for what, d in (("start_dim", start_dim), ("end_dim", end_dim)):
+        if not -n <= d < n:
+            raise AxisError(f"flatten: {what} {d} is out of range for a tensor of shape "
+                            f"{x.shape} (expected a dim in [{-n}, {n - 1}])")
+    if nd == 0:
+        return x.reshape((1,))
+    s, e = start_dim % nd, end_dim % nd
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
                          f"for a tensor of shape {x.shape}")
@@ -288,6 +301,16 @@ def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray 
     if x.ndim not in (2, 3):
         raise ValueError(f"batch_norm: expected 2-d (N, C) or 3-d (N, C, L) input, "
                          f"got shape {x.shape}")
+    for what, v in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        dtype = getattr(v, "dtype", None)
+        if v is not None and dtype is not None and dtype != x.dtype:
+            raise TypeError(f"batch_norm: {what} has dtype {dtype} but the input has dtype "
+                            f"{x.dtype}; convert one of them (PyTorch refuses mixed dtypes too)")
+        shape = getattr(v, "shape", None)
+        if v is not None and shape is not None and tuple(shape) != (x.shape[1],):
+            raise ValueError(f"batch_norm: {what} has shape {tuple(shape)}, expected "
+                             f"({x.shape[1]},) for input of shape {x.shape} (one per channel)")
     axes = (0,) if x.ndim == 2 else (0, 2)
     bshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     use_batch = training or running_mean is None
