@@ -19,7 +19,11 @@ def _axes(axis, shape: tuple, name: str) -> tuple | None:
     an axis named twice is an error. None means every axis."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    if not isinstance(axes, (tuple, list)) or not all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes):
+        raise TypeError(f"{name}: axis must be None, an int or a tuple of ints, got {axis!r} "
+                        f"(tensor of shape {shape})")
     ndim = len(shape)
     n = ndim or 1
     out = []
