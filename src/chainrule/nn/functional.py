@@ -185,6 +185,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
     in PyTorch — against class indices or class probabilities. Fused and stable."""
     _check_reduction("cross_entropy", reduction)
     x = as_tensor(input)
+    in_shape = x.shape
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], "
@@ -200,6 +201,9 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
             if t.shape != x.shape[:-1]:
                 raise ValueError(f"cross_entropy: class-index target has shape {t.shape}, "
                                  f"expected {x.shape[:-1]}")
+            if t.size and (t.min() < 0 or t.max() >= c):  # a -1 would pick the last class
+                raise ValueError(f"cross_entropy: target indices must lie in [0, {c}), got "
+                                 f"values in [{t.min()}, {t.max()}] (input shape {in_shape})")
             onehot = np.zeros(x.shape, dtype=x.dtype)
             np.put_along_axis(onehot, t[..., None].astype(np.intp), 1, axis=-1)
             t = onehot
