@@ -38,23 +38,25 @@ class _EngineState(threading.local):
 _state = _EngineState()
 
 
-def _quiet_numpy():
-    """A cheap 'np.errstate(all="ignore")': ops give IEEE results (inf, nan) quietly, as
-    PyTorch does. Returns (enter, exit) callables; NumPy's own errstate is the fallback."""
+def _quiet_numpy() -> tuple:
+    """A cheap `np.errstate(all="ignore")`, so ops give IEEE results (inf, nan) quietly, as
+    PyTorch does: `(enter, QUIET, exit)`, used as `token = enter(QUIET) ... exit(token)`.
+    Setting NumPy's error-state context variable directly costs a tenth of entering
+    np.errstate on every op; with another NumPy, np.errstate itself is the fallback."""
     try:
         from numpy._core._ufunc_config import _extobj_contextvar as var
         with np.errstate(all="ignore"):
             quiet = var.get()
-        return (lambda: var.set(quiet)), var.reset
-    except (ImportError, AttributeError):  # another NumPy: the public, slower way
-        def enter():
+        return var.set, quiet, var.reset
+    except (ImportError, AttributeError):
+        def enter(quiet):
             ctx = np.errstate(all="ignore")
             ctx.__enter__()
             return ctx
-        return enter, (lambda ctx: ctx.__exit__(None, None, None))
+        return enter, None, (lambda ctx: ctx.__exit__(None, None, None))
 
 
-_quiet_enter, _quiet_exit = _quiet_numpy()
+_quiet_enter, _QUIET, _quiet_exit = _quiet_numpy()
 
 
 class Primitive:
@@ -110,10 +112,13 @@ def apply(prim: Primitive, inputs: tuple, attrs: dict) -> "Tensor":
         a, b = inputs
         args = (a.data, b.data)
         needs_grad = a.requires_grad or b.requires_grad
+    elif len(inputs) == 1:
+        args = (inputs[0].data,)
+        needs_grad = inputs[0].requires_grad
     else:
         args = tuple([t.data for t in inputs])
         needs_grad = any([t.requires_grad for t in inputs])
-    token = _quiet_enter()
+    token = _quiet_enter(_QUIET)
     try:
         data = prim.forward(*args, **attrs) if attrs else prim.forward(*args)
     except (ValueError, TypeError, IndexError) as err:
@@ -138,14 +143,18 @@ def apply(prim: Primitive, inputs: tuple, attrs: dict) -> "Tensor":
         out.requires_grad = True
         out._prim = prim
         out._inputs = inputs
-        out._vers = _versions(inputs)
+        out._vers = None
+        for t in inputs:
+            if t._version:
+                out._vers = _versions(inputs)
+                break
     else:
         out.requires_grad = False
         out._prim = None
         out._inputs = None
         out._vers = None
     if state.fwd_level:
-        token = _quiet_enter()
+        token = _quiet_enter(_QUIET)
         try:
             _push_tangents(prim, inputs, args, attrs, out)
         finally:
@@ -153,13 +162,10 @@ def apply(prim: Primitive, inputs: tuple, attrs: dict) -> "Tensor":
     return out
 
 
-def _versions(inputs: tuple) -> tuple | None:
-    """The inputs' versions as the node records them (None: all 0, the common case),
-    then the node's own version (0 for a fresh output)."""
-    for t in inputs:
-        if t._version:
-            return tuple([t._version for t in inputs]) + (0,)
-    return None
+def _versions(inputs: tuple) -> tuple:
+    """The inputs' versions as a node records them (a node keeps None while all are 0,
+    the common case), then the node's own version (0 for a fresh output)."""
+    return tuple([t._version for t in inputs]) + (0,)
 
 
 def _push_tangents(prim: Primitive, inputs: tuple, args: list, attrs: dict, out: "Tensor"):
@@ -450,6 +456,11 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     otherwise spend a third of each op building the same 0-d array again."""
     if isinstance(x, Tensor):
         return x
+    kind = type(x)
+    if like is not None and (kind is float or kind is int):
+        const = _constants.get((x, kind, like.data.dtype))
+        if const is not None:
+            return const
     to_float = like is not None and like.data.dtype.kind == "f"
     if isinstance(x, np.ndarray):
         _check_numeric(x, "tensor")
@@ -461,16 +472,13 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     if like is not None and type(x) is int and like.data.dtype.kind in "iu":
         return _wrap(np.array(x, dtype=like.data.dtype))  # int tensor + 1 stays an int tensor
     if to_float and type(x) in (int, float):
-        if x == 0 and type(x) is float:  # -0.0 == 0.0 as a key: keep the sign, skip the cache
-            return _wrap(np.array(x, dtype=like.data.dtype))
-        key = (x, type(x), like.data.dtype)
-        const = _constants.get(key)
-        if const is None:
+        data = np.array(x, dtype=like.data.dtype)
+        data.flags.writeable = False
+        const = _wrap(data)
+        if x != 0:  # -0.0 == 0.0 as a key: zeros are not cached, so each keeps its sign
             if len(_constants) > 4096:
                 _constants.clear()
-            data = np.array(x, dtype=like.data.dtype)
-            data.flags.writeable = False
-            const = _constants[key] = _wrap(data)
+            _constants[(x, type(x), like.data.dtype)] = const
         return const
     return _wrap(_to_array(x))
 
@@ -795,7 +803,7 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
 
     prev_mode = state.grad_enabled
     state.grad_enabled = create_graph
-    token = _quiet_enter()
+    token = _quiet_enter(_QUIET)
     try:
         while ready:
             node = ready.pop()

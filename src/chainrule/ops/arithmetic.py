@@ -20,10 +20,11 @@ def _pair(a, b) -> tuple[Tensor, Tensor]:
     """Both operands as Tensors with PyTorch's float promotion: a Python or NumPy number
     takes the other operand's dtype, and so does a 0-d float tensor meeting a float
     tensor with dimensions (float32 * 0-d float64 stays float32)."""
-    if not isinstance(a, Tensor):
-        a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
-        b = as_tensor(b, like=a)
+        a = as_tensor(a)
+        return a, as_tensor(b, like=a)
+    if not isinstance(a, Tensor):
+        return as_tensor(a, like=b), b
     da, db = a.data.dtype, b.data.dtype
     if da is not db and da != db and (a.ndim == 0) != (b.ndim == 0):
         if a.ndim == 0 and db.kind == "f" and da.kind in "biuf":
