@@ -22,9 +22,13 @@ def _pair(a, b) -> tuple[Tensor, Tensor]:
     tensor with dimensions (float32 * 0-d float64 stays float32)."""
     if not isinstance(b, Tensor):
         a = as_tensor(a)
-        return a, as_tensor(b, like=a)
-    if not isinstance(a, Tensor):
-        return as_tensor(a, like=b), b
+        b = as_tensor(b, like=a)
+        if a.data.dtype.kind == "f":
+            return a, b  # the common case: a number met a float tensor and took its dtype
+    elif not isinstance(a, Tensor):
+        a = as_tensor(a, like=b)
+        if b.data.dtype.kind == "f":
+            return a, b
     da, db = a.data.dtype, b.data.dtype
     if da is not db and da != db and (a.ndim == 0) != (b.ndim == 0):
         if a.ndim == 0 and db.kind == "f" and da.kind in "biuf":
