@@ -11,8 +11,9 @@ positive values, no relu/abs at 0, no ties inside max/min/max-pool windows (PyTo
 tie convention is tested elsewhere), no clip boundary hit exactly, finite results of
 moderate size. So any disagreement is a real one, not a kink or a domain error.
 
-Everything is float64 and drawn from one integer seed: `generate(seed)` rebuilds the
-same program, values included.
+Everything is drawn from one integer seed: `generate(seed)` rebuilds the same program,
+values included. Programs run in float64 (compared to 1e-9), and one in eight in float32
+(compared to float32 precision) to check that dtypes propagate as in PyTorch.
 """
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ KNOWN_DIVERGENCES = {
     "squeeze_non_unit": "squeeze(dim) of a dim whose size is not 1 raises instead of a no-op",
     "tensor_flatten_zero_size": "Tensor.flatten on a zero-size tensor raises",
     "dim_keyword": "Tensor reductions/softmax do not take dim=/keepdim=",
+    "jacobian_fwd_zero_size": "jacobian(mode='fwd') and hessian of a zero-size input raise "
+                              "UnboundLocalError",
+    "size_method": "x.size() (listed in DESIGN's API) fails: size is an int property",
     "transpose_two_dims": "x.transpose(d0, d1) permutes (NumPy) instead of swapping two dims "
                           "(PyTorch); the fuzz maps transpose to permute",
 }
@@ -80,6 +84,7 @@ class Op:
 @dataclass
 class Program:
     seed: int
+    dtype: type                     # of the leaves: np.float64, or np.float32 (one in eight)
     zero_size: bool                 # shapes may have zero-length axes
     higher: bool                    # also second order, jvp and the functional vjp
     nodes: list
@@ -93,7 +98,8 @@ class Program:
         return [i for i, n in enumerate(self.nodes) if isinstance(n, Leaf)]
 
     def describe(self) -> str:
-        lines = [f"program seed={self.seed} (zero-size shapes: {self.zero_size}, "
+        lines = [f"program seed={self.seed} ({np.dtype(self.dtype).name}, "
+                 f"zero-size shapes: {self.zero_size}, "
                  f"second order + jvp checked: {self.higher})"]
         for i, n in enumerate(self.nodes):
             if isinstance(n, Leaf):
@@ -188,6 +194,7 @@ class Gen:
     def __init__(self, seed: int):
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        self.dtype = np.float32 if seed % 8 == 3 else np.float64
         self.zero_size = self.rng.random() < 0.12
         self.nodes: list = []
         self.vals: list[torch.Tensor] = []
@@ -227,7 +234,7 @@ class Gen:
             value = rng.standard_normal(shape) * 40
         else:
             raise ValueError(kind)
-        value = np.array(value, dtype=np.float64)
+        value = np.array(value, dtype=self.dtype)
         self.nodes.append(Leaf(shape, kind, value, param or self.param_leaves))
         self.vals.append(torch.tensor(value))
         return len(self.nodes) - 1
@@ -448,7 +455,10 @@ class Binary:
                 return None
             order = (x, y) if (name == "div" or g.coin()) else (y, x)
             if const:
-                arr = np.array(g.rng.standard_normal(sy), dtype=np.float64)
+                # a float64 constant meets a float32 program: PyTorch's promotion (a 0-d
+                # array counts as weak in chainrule, deliberately: see the findings)
+                arr = np.array(g.rng.standard_normal(sy),
+                               dtype=g.choice([g.dtype, np.float64]) if sy else g.dtype)
                 if name == "div" and order[1] is None:
                     arr = np.sign(arr + 1e-9) * (np.abs(arr) + 0.3)
                 if name == "div" and order[1] is not None and _absmin(g.vals[order[1]]) <= 0.05:
@@ -485,6 +495,26 @@ class Binary:
     def th(name, args, p, ctx):
         a, b = Binary._operands(args, p, torch.from_numpy)
         return BINARY[name][1](a, b)
+
+
+@family("mul_detached", weight=2)
+class MulDetached:
+    """a * b.detach(): the gradient reaches a only."""
+    @staticmethod
+    def gen(g, name):
+        a = g.pick_or_leaf()
+        b = g.with_shape(g.partner(tuple(g.vals[a].shape)))
+        if not _broadcast_ok(tuple(g.vals[a].shape), tuple(g.vals[b].shape)):
+            return None
+        return (a, b), {}
+
+    @staticmethod
+    def cr(name, args, p, ctx):
+        return args[0] * args[1].detach()
+
+    @staticmethod
+    def th(name, args, p, ctx):
+        return args[0] * args[1].detach()
 
 
 def _check_ties(g, name, args, params):
@@ -524,7 +554,7 @@ class Matmul:
         except ValueError:
             return None
         if g.coin(0.15):   # a constant NumPy operand on either side (ndarray @ Tensor)
-            const = np.array(g.rng.standard_normal(other))
+            const = np.array(g.rng.standard_normal(other), dtype=g.choice([g.dtype, np.float64]))
             return (x,), {"const": const, "const_first": order == "yx", "form": "op"}
         y = g.with_shape(other)
         args = (x, y) if order == "xy" else (y, x)
@@ -1084,7 +1114,7 @@ class Linear:
         x, w = args[:2]
         b = args[2] if len(args) == 3 else None
         if p["form"] == "module" and not ctx.functional:
-            m = crnn.Linear(w.shape[1], w.shape[0], bias=b is not None, dtype=np.float64)
+            m = crnn.Linear(w.shape[1], w.shape[0], bias=b is not None, dtype=w.dtype)
             m.weight = w
             if b is not None:
                 m.bias = b
@@ -1133,7 +1163,7 @@ class Conv2d:
         b = args[2] if len(args) == 3 else None
         if p["form"] == "module" and not ctx.functional:
             m = crnn.Conv2d(w.shape[1], w.shape[0], w.shape[2], stride=p["stride"],
-                            padding=p["padding"], bias=b is not None, dtype=np.float64)
+                            padding=p["padding"], bias=b is not None, dtype=w.dtype)
             m.weight = w
             if b is not None:
                 m.bias = b
@@ -1214,8 +1244,8 @@ class BatchNorm:
         params = {"mode": mode, "has_weight": w is not None, "has_bias": b is not None,
                   "momentum": g.choice([0.1, 0.3] + ([None] if module else [])),
                   "eps": g.choice([1e-5, 1e-3]),
-                  "running_mean": g.rng.standard_normal(c) * 0.1,
-                  "running_var": g.rng.uniform(0.5, 1.5, c),
+                  "running_mean": (g.rng.standard_normal(c) * 0.1).astype(g.dtype),
+                  "running_var": g.rng.uniform(0.5, 1.5, c).astype(g.dtype),
                   "form": "module" if module else "F"}
         return args, params
 
@@ -1233,7 +1263,7 @@ class BatchNorm:
         rm, rv = p["running_mean"].copy(), p["running_var"].copy()
         if p["form"] == "module" and not ctx.functional:
             m = crnn.BatchNorm1d(x.shape[1], eps=p["eps"], momentum=p["momentum"],
-                                 affine=w is not None, dtype=np.float64)
+                                 affine=w is not None, dtype=x.dtype)
             if w is not None:
                 m.weight, m.bias = w, b
             m.running_mean.data[...] = rm
@@ -1258,7 +1288,7 @@ class BatchNorm:
         rm, rv = torch.tensor(p["running_mean"]), torch.tensor(p["running_var"])
         if p["form"] == "module" and not ctx.functional:
             m = torch.nn.BatchNorm1d(x.shape[1], eps=p["eps"], momentum=p["momentum"],
-                                     affine=w is not None, dtype=TT)
+                                     affine=w is not None, dtype=x.dtype)
             if w is not None:
                 m.weight, m.bias = w, b
             with torch.no_grad():
@@ -1302,6 +1332,7 @@ class CrossEntropy:
         else:
             t = g.rng.random(s) + 0.05
             target = t / t.sum(axis=cax, keepdims=True) if g.coin(0.8) else t
+            target = target.astype(g.dtype)
         return (x,), {"target": target, "reduction": g.choice(_RED),
                       "label_smoothing": g.choice([0.0, 0.0, 0.1, 0.25]),
                       "form": g.choice(["F", "module", "F_tensor_target"])}
@@ -1332,7 +1363,8 @@ class MSE:
         const = g.coin(0.3)
         y = None if const else g.with_shape(s)
         args = (x,) if const else ((x, y) if g.coin() else (y, x))
-        return args, {"target": np.array(g.rng.standard_normal(s)) if const else None,
+        return args, {"target": np.array(g.rng.standard_normal(s), dtype=g.dtype) if const
+                      else None,
                       "reduction": g.choice(_RED), "form": g.choice(["F", "module"])}
 
     @staticmethod
@@ -1358,8 +1390,8 @@ def _bce_consts(g, s: tuple) -> dict:
         ws = ws[len(ws) - len(s):] if len(ws) > len(s) else ws
         if _broadcast_ok(ws, s) and np.broadcast_shapes(ws, s) == s:
             w = g.rng.uniform(0.2, 2.0, ws)
-    return {"target": np.asarray(y, dtype=np.float64),
-            "weight": None if w is None else np.asarray(w, dtype=np.float64)}
+    return {"target": np.asarray(y, dtype=g.dtype),
+            "weight": None if w is None else np.asarray(w, dtype=g.dtype)}
 
 
 @family("binary_cross_entropy", weight=3)
@@ -1395,7 +1427,7 @@ class BCEWithLogits:
         p = _bce_consts(g, s)
         pw = None
         if s and g.coin(0.4):
-            pw = np.asarray(g.rng.uniform(0.3, 3.0, (s[-1],)))
+            pw = np.asarray(g.rng.uniform(0.3, 3.0, (s[-1],)), dtype=g.dtype)
         p.update(pos_weight=pw, reduction=g.choice(_RED), form=g.choice(["F", "module"]))
         return (x,), p
 
@@ -1420,7 +1452,7 @@ MAX_ABS = 1e4
 
 
 def _acceptable(out: Any) -> bool:
-    if not isinstance(out, torch.Tensor) or out.dtype != TT:
+    if not isinstance(out, torch.Tensor) or out.dtype not in (torch.float32, torch.float64):
         return False
     if out.numel() > Gen.MAX_ELEMENTS:
         return False
@@ -1465,13 +1497,14 @@ def generate(seed: int, higher: bool | None = None) -> Program:
     if not outputs:
         outputs = [len(g.nodes) - 1]
     rng = g.rng
-    cts = [np.array(rng.standard_normal(tuple(g.vals[o].shape))) for o in outputs]
+    cts = [np.array(rng.standard_normal(tuple(g.vals[o].shape)),
+                    dtype=torch.empty((), dtype=g.vals[o].dtype).numpy().dtype) for o in outputs]
     leaves = [i for i, n in enumerate(g.nodes) if isinstance(n, Leaf)]
-    dirs = [np.array(rng.standard_normal(g.nodes[i].shape)) for i in leaves]
-    tans = [np.array(rng.standard_normal(g.nodes[i].shape)) for i in leaves]
+    dirs = [np.array(rng.standard_normal(g.nodes[i].shape), dtype=g.dtype) for i in leaves]
+    tans = [np.array(rng.standard_normal(g.nodes[i].shape), dtype=g.dtype) for i in leaves]
     if higher is None:
         higher = seed % 4 == 0
-    return Program(seed, g.zero_size, higher, g.nodes, outputs, cts, dirs, tans)
+    return Program(seed, g.dtype, g.zero_size, higher, g.nodes, outputs, cts, dirs, tans)
 
 
 # ---- running a program ---------------------------------------------------------------------
@@ -1483,9 +1516,12 @@ class OpFailed(Exception):
         self.node, self.op, self.err = node, op, err
 
 
-def run(lib: str, prog: Program, leaves: list, functional: bool = False):
+def run(lib: str, prog: Program, leaves: list, functional: bool = False,
+        trace: list | None = None):
     """Evaluate the program with chainrule ('cr') or PyTorch ('th') on the given leaf
-    tensors; returns (outputs, side outputs such as running statistics)."""
+    tensors; returns (outputs, side outputs such as running statistics). With a `trace`
+    list, every op result retains its gradient and is appended to it (None for results
+    that need no gradient)."""
     ctx = Ctx(functional)
     vals: list = [None] * len(prog.nodes)
     it = iter(leaves)
@@ -1499,6 +1535,14 @@ def run(lib: str, prog: Program, leaves: list, functional: bool = False):
             vals[i] = fn(node.name, [vals[a] for a in node.args], node.params, ctx)
         except Exception as err:  # noqa: BLE001 - reported with the node that raised
             raise OpFailed(i, node, err) from err
+        if trace is not None:
+            if any(vals[i] is v for v in vals[:i]):   # torch.flatten of a 1-d tensor is itself
+                trace.append((i, "alias"))
+            elif vals[i].requires_grad:
+                vals[i].retain_grad()
+                trace.append((i, vals[i]))
+            else:
+                trace.append((i, None))
     return [vals[o] for o in prog.outputs], ctx.side
 
 
@@ -1529,8 +1573,10 @@ def loss_of(outs: list, cts: list, wrap: Callable):
 
 
 # ---- comparing the two runs ------------------------------------------------------------------
-RTOL = 1e-9
-ATOL = 1e-10     # times the largest magnitude PyTorch's array holds (at least 1)
+RTOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 2e-4}
+ATOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 2e-5}
+# atol is relative to the largest magnitude PyTorch's array holds (at least 1)
+SECOND_ORDER_SLACK = 100.0
 
 
 def _np(x) -> np.ndarray:
@@ -1544,7 +1590,10 @@ def _np(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def compare(what: str, got, want, problems: list) -> None:
+def compare(what: str, got, want, problems: list, dtype=np.float64, slack: float = 1.0) -> None:
+    """Append a line to `problems` unless got matches want in shape, dtype and values, to
+    the precision of `dtype` (the program's) or of the arrays, whichever is coarser, times
+    `slack` (second derivatives of ill-conditioned terms round differently)."""
     got, want = _np(got), _np(want)
     if got.shape != want.shape:
         problems.append(f"{what}: shape {got.shape}, PyTorch {want.shape}")
@@ -1557,7 +1606,9 @@ def compare(what: str, got, want, problems: list) -> None:
     scale = max(1.0, float(np.abs(want[finite]).max()) if finite.any() else 1.0)
     with np.errstate(invalid="ignore"):
         diff = np.abs(got.astype(np.float64) - want)
-        ok = (diff <= RTOL * np.abs(want) + ATOL * scale) | (got == want) \
+        coarse = np.float32 if np.float32 in (dtype, want.dtype.type) else np.float64
+        rtol, atol = RTOL[np.dtype(coarse)] * slack, ATOL[np.dtype(coarse)] * slack
+        ok = (diff <= rtol * np.abs(want) + atol * scale) | (got == want) \
             | (np.isnan(got) & np.isnan(want))
     if not ok.all():
         bad = np.where(ok, -1.0, np.nan_to_num(diff, nan=np.inf))
@@ -1595,29 +1646,62 @@ def _flat_cat(outs, lib):
 def check(prog: Program) -> list[str]:
     """Every disagreement between chainrule and PyTorch on this program (empty: none)."""
     problems: list[str] = []
-    th_wrap = torch.from_numpy
+    th_wrap = torch.tensor   # a copy: PyTorch may accumulate into a gradient in place
 
-    # values, then gradients through backward(): the everyday path
+    # values, then gradients through backward(): the everyday path. One program in four
+    # also keeps the gradients of every intermediate (retain_grad), one in four runs
+    # backward twice on a retained graph (the gradients accumulate), one in four also
+    # runs the forward under no_grad.
+    variant = prog.seed % 4
     crl, thl = cr_leaves(prog), th_leaves(prog)
-    touts, tside = run("th", prog, thl)
-    ok, res = _cr_call(problems, "forward", lambda: run("cr", prog, crl))
+    ttrace, ctrace = ([], []) if variant == 1 else (None, None)
+    touts, tside = run("th", prog, thl, trace=ttrace)
+    ok, res = _cr_call(problems, "forward", lambda: run("cr", prog, crl, trace=ctrace))
     if not ok:
         return problems
     outs, side = res
     for k, (o, t) in enumerate(zip(outs, touts)):
-        compare(f"value of v{prog.outputs[k]}", o, t, problems)
+        compare(f"value of v{prog.outputs[k]}", o, t, problems, prog.dtype)
     for (name, a), (_, b) in zip(side, tside):
-        compare(f"{name} after the forward", a, b, problems)
-    if len(outs) == 1:
-        touts[0].backward(th_wrap(prog.cotangents[0]))
-        ok, _ = _cr_call(problems, "backward", lambda: outs[0].backward(prog.cotangents[0]))
-    else:
-        loss_of(touts, prog.cotangents, th_wrap).backward()
-        ok, _ = _cr_call(problems, "backward",
-                         lambda: loss_of(outs, prog.cotangents, lambda a: a).backward())
+        compare(f"{name} after the forward", a, b, problems, prog.dtype)
+    times = 2 if variant == 2 else 1
+    for _ in range(times):
+        retain = variant == 2
+        if len(outs) == 1:
+            touts[0].backward(th_wrap(prog.cotangents[0]), retain_graph=retain)
+            ok, _ = _cr_call(problems, "backward", lambda: outs[0].backward(
+                prog.cotangents[0], retain_graph=retain))
+        else:
+            loss_of(touts, prog.cotangents, th_wrap).backward(retain_graph=retain)
+            ok, _ = _cr_call(problems, "backward", lambda: loss_of(
+                outs, prog.cotangents, lambda a: a).backward(retain_graph=retain))
+        if not ok:
+            break
     if ok:
+        what = "gradient" if times == 1 else "gradient accumulated over two backward passes"
         for i, g, t in zip(prog.leaves, _grads(crl), _grads(thl)):
-            compare(f"gradient of v{i}", g, t, problems)
+            compare(f"{what} of v{i}", g, t, problems, prog.dtype)
+    if ok and ctrace is not None:
+        for (i, c), (_, t) in zip(ctrace, ttrace):
+            if isinstance(c, str) or isinstance(t, str):
+                continue
+            if (c is None) != (t is None):
+                problems.append(f"requires_grad of v{i}: chainrule {c is not None}, "
+                                f"PyTorch {t is not None}")
+            elif c is not None:
+                compare(f"retained gradient of intermediate v{i}", _grads([c])[0],
+                        _grads([t])[0], problems, prog.dtype)
+    if variant == 3:
+        def without_grad():
+            with cr.no_grad():
+                return run("cr", prog, cr_leaves(prog))[0]
+        ok, res = _cr_call(problems, "forward under no_grad", without_grad)
+        if ok:
+            for k, (o, t) in enumerate(zip(res, touts)):
+                compare(f"value of v{prog.outputs[k]} under no_grad", o, t, problems,
+                        prog.dtype)
+                if o.requires_grad:
+                    problems.append(f"v{prog.outputs[k]} requires grad under no_grad")
     if not prog.higher:
         return problems
     tgrads = _grads(thl)
@@ -1646,30 +1730,32 @@ def check(prog: Program) -> list[str]:
     if ok:
         g, h = res
         for i, a, b in zip(prog.leaves, g, tg):
-            compare(f"create_graph gradient of v{i}", a, b, problems)
+            compare(f"create_graph gradient of v{i}", a, b, problems, prog.dtype)
         for i, a, b in zip(prog.leaves, h, th2):
-            compare(f"second order (grad of grad . v) of v{i}", a, b, problems)
+            compare(f"second order (grad of grad . v) of v{i}", a, b, problems, prog.dtype,
+                    SECOND_ORDER_SLACK)
 
     # forward mode: cr.jvp against torch.func.jvp
     def th_f(*xs):
         return _flat_cat(run("th", prog, list(xs), functional=True)[0], "th")
 
-    def cr_f(*xs):
-        return _flat_cat(run("cr", prog, list(xs), functional=True)[0], "cr")
+    def cr_f(*xs):   # jacobian passes the arguments it does not differentiate as given
+        xs = [x if isinstance(x, cr.Tensor) else cr.tensor(x) for x in xs]
+        return _flat_cat(run("cr", prog, xs, functional=True)[0], "cr")
     values = [prog.nodes[i].value for i in prog.leaves]
     t_out, t_tan = torch.func.jvp(th_f, tuple(torch.tensor(v) for v in values),
                                   tuple(torch.tensor(t) for t in prog.tangents))
     ok, res = _cr_call(problems, "jvp", lambda: cr.jvp(cr_f, [v.copy() for v in values],
                                                        prog.tangents))
     if ok:
-        compare("jvp primal output", res[0], t_out, problems)
-        compare("jvp tangent", res[1], t_tan, problems)
+        compare("jvp primal output", res[0], t_out, problems, prog.dtype)
+        compare("jvp tangent", res[1], t_tan, problems, prog.dtype)
 
     # forward over reverse: jvp of grad is the Hessian-vector product, which must equal
     # the second-order result above (the Hessian is symmetric)
     def cr_loss(*xs):
-        return loss_of(run("cr", prog, list(xs), functional=True)[0], prog.cotangents,
-                       lambda a: a)
+        xs = [x if isinstance(x, cr.Tensor) else cr.tensor(x) for x in xs]
+        return loss_of(run("cr", prog, xs, functional=True)[0], prog.cotangents, lambda a: a)
 
     def cr_grads(*xs):
         gs = cr.grad(cr_loss, argnums=tuple(range(len(xs))))(*xs)
@@ -1678,7 +1764,28 @@ def check(prog: Program) -> list[str]:
                        lambda: cr.jvp(cr_grads, [v.copy() for v in values], prog.directions))
     if ok:
         compare("jvp of grad (Hessian-vector product)", res[1],
-                np.concatenate([_np(h).reshape(-1) for h in th2]), problems)
+                np.concatenate([_np(h).reshape(-1) for h in th2]), problems, prog.dtype,
+                SECOND_ORDER_SLACK)
+
+    # jacobian (both modes) and hessian with respect to one small leaf, against PyTorch's
+    # row-by-row autograd.grad
+    k = prog.seed // 4 % len(values)
+    x_shape = values[k].shape
+    if values[k].size <= 6 and sum(int(np.prod(c.shape)) for c in prog.cotangents) <= 12:
+        tj, th_h = _th_jacobian_and_hessian(prog, k)
+        modes = ("rev", "fwd") if (values[k].size or "jacobian_fwd_zero_size" in ENABLED) \
+            else ("rev",)
+        for mode in modes:
+            ok, res = _cr_call(problems, f"jacobian(mode={mode!r})", lambda: cr.jacobian(
+                cr_f, mode=mode, argnums=k)(*[v.copy() for v in values]))
+            if ok:
+                compare(f"jacobian(mode={mode!r}) for v{prog.leaves[k]} {x_shape}", res, tj,
+                        problems, prog.dtype)
+        ok, res = _cr_call(problems, "hessian", lambda: cr.hessian(cr_loss, argnums=k)(
+            *[v.copy() for v in values])) if "fwd" in modes else (False, None)
+        if ok:
+            compare(f"hessian for v{prog.leaves[k]} {x_shape}", res, th_h, problems, prog.dtype,
+                    SECOND_ORDER_SLACK)
 
     # the functional vjp: same gradients as backward() gave PyTorch
     ct = (prog.cotangents[0] if len(prog.outputs) == 1
@@ -1686,8 +1793,35 @@ def check(prog: Program) -> list[str]:
     ok, res = _cr_call(problems, "vjp", lambda: cr.vjp(cr_f, *[v.copy() for v in values])[1](ct))
     if ok:
         for i, a, b in zip(prog.leaves, res, tgrads):
-            compare(f"cr.vjp gradient of v{i}", a, b, problems)
+            compare(f"cr.vjp gradient of v{i}", a, b, problems, prog.dtype)
     return problems
+
+
+def _th_jacobian_and_hessian(prog: Program, k: int):
+    """PyTorch's Jacobian of the (flattened, concatenated) outputs and Hessian of the loss
+    with respect to leaf k, one autograd.grad per row."""
+    thl = th_leaves(prog)
+    x = thl[k]
+    outs, _ = run("th", prog, thl, functional=True)
+    out = _flat_cat(outs, "th")
+    flat = out.reshape(-1)
+    rows = []
+    for j in range(flat.numel()):
+        (g,) = torch.autograd.grad(flat[j], x, retain_graph=True, allow_unused=True)
+        rows.append(torch.zeros_like(x) if g is None else g)
+    jac = (torch.stack(rows) if rows else torch.zeros((0,) + tuple(x.shape), dtype=x.dtype))
+    jac = jac.reshape(tuple(out.shape) + tuple(x.shape))
+    loss = loss_of(outs, prog.cotangents, torch.tensor)
+    (g,) = torch.autograd.grad(loss, x, create_graph=True, allow_unused=True)
+    rows = []
+    if g is not None and g.requires_grad:
+        gflat = g.reshape(-1)
+        for j in range(gflat.numel()):
+            (h,) = torch.autograd.grad(gflat[j], x, retain_graph=True, allow_unused=True)
+            rows.append(torch.zeros_like(x) if h is None else h)
+    hess = (torch.stack(rows).reshape(tuple(x.shape) * 2) if rows
+            else torch.zeros(tuple(x.shape) * 2, dtype=x.dtype))
+    return jac, hess
 
 
 def report(prog: Program, problems: list[str]) -> str:

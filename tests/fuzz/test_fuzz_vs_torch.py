@@ -22,8 +22,10 @@ import torch.nn.functional as TF  # noqa: E402
 
 from . import programs as P  # noqa: E402  (needs torch)
 
-# torch.func warns about its own use of torch.jit; nothing to do with the code under test
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+# PyTorch's own warnings (torch.func using torch.jit; a stride-0 gradient it accumulates)
+# say nothing about the code under test
+pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated"),
+              pytest.mark.filterwarnings("ignore:grad and param do not obey the gradient layout")]
 
 
 def pytest_generate_tests(metafunc):
@@ -199,6 +201,17 @@ def _divergence_dim():
                 lambda x: x.sum(dim=1, keepdim=True).softmax(dim=0), _X234)
 
 
+def _divergence_jacobian_fwd():
+    def f(x):
+        return x * 2
+    got = cr.jacobian(f, mode="fwd")(np.zeros((0, 2)))
+    assert got.shape == (0, 2, 0, 2)
+
+
+def _divergence_size():
+    assert tuple(cr.tensor(_X234).size()) == tuple(torch.tensor(_X234).size())
+
+
 def _divergence_transpose():
     # PyTorch's transpose(d0, d1) swaps two dims; chainrule's takes a permutation, so on a
     # matrix transpose(0, 1) is the identity
@@ -210,6 +223,8 @@ KNOWN = {
     "squeeze_non_unit": _divergence_squeeze,
     "tensor_flatten_zero_size": _divergence_flatten,
     "dim_keyword": _divergence_dim,
+    "jacobian_fwd_zero_size": _divergence_jacobian_fwd,
+    "size_method": _divergence_size,
     "transpose_two_dims": _divergence_transpose,
 }
 
