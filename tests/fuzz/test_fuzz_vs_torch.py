@@ -42,7 +42,7 @@ def test_program_matches_torch(fuzz_seed):
         pytest.fail(P.report(prog, problems), pytrace=False)
 
 
-# ---- zero-size tensors (the fuzz keeps only finite results, so nan means live here) ----------
+# ---- zero-size and 0-d tensors (the fuzz keeps only finite results: nan cases live here) ------
 _LONG = torch.long
 
 
@@ -123,6 +123,17 @@ ZERO_SIZE = {  # name: (chainrule fn, torch fn, input shapes)
         lambda x: F.cross_entropy(x, _idx((0,)), label_smoothing=0.1),
         lambda x: TF.cross_entropy(x, torch.zeros(0, dtype=_LONG), label_smoothing=0.1),
         [(0, 3)]),
+    # 0-d tensors take dim 0 and -1 in PyTorch
+    "0-d sum axis 0": (lambda x: x.sum(0), lambda x: x.sum(0), [()]),
+    "0-d mean axis -1 keepdims": (lambda x: x.mean(-1, True), lambda x: x.mean(-1, True), [()]),
+    "0-d max axis (0,)": (lambda x: x.max((0,)), lambda x: torch.amax(x, (0,)), [()]),
+    "0-d min axis (-1,) keepdims": (lambda x: cr.min(x, (-1,), True),
+                                    lambda x: torch.amin(x, (-1,), True), [()]),
+    "0-d logsumexp axis 0": (lambda x: x.logsumexp(0), lambda x: torch.logsumexp(x, 0), [()]),
+    "0-d softmax axis -1": (lambda x: x.softmax(-1), lambda x: torch.softmax(x, -1), [()]),
+    "0-d log_softmax axis 0": (lambda x: cr.log_softmax(x, 0),
+                               lambda x: torch.log_softmax(x, 0), [()]),
+    "0-d F.flatten": (lambda x: F.flatten(x, 0), lambda x: torch.flatten(x, 0), [()]),
 }
 
 
@@ -133,7 +144,7 @@ NO_TANGENT = {"logsumexp (0,3)", "logsumexp (0,3) axis 0", "cross_entropy probab
 
 
 @pytest.mark.parametrize("name", list(ZERO_SIZE))
-def test_zero_size_matches_torch(name):
+def test_empty_and_0d_match_torch(name):
     """Values (nan where PyTorch gives nan), shapes, gradients and tangents of empty
     inputs, with every warning an error: PyTorch is silent on these."""
     cr_fn, th_fn, shapes = ZERO_SIZE[name]
