@@ -180,6 +180,13 @@ def _broadcast_ok(*shapes) -> bool:
         return False
 
 
+def _dt(v: torch.Tensor) -> np.dtype:
+    """The NumPy dtype of a PyTorch value (constants meeting it take it: PyTorch's losses
+    and matmul refuse or mishandle mixed dtypes, e.g. BCE-with-logits returns the
+    target's dtype)."""
+    return torch.empty((), dtype=v.dtype).numpy().dtype
+
+
 def _py(c):
     """A scalar as PyTorch takes it (NumPy scalars become Python numbers)."""
     return c.item() if isinstance(c, np.generic) else c
@@ -555,7 +562,7 @@ class Matmul:
         except ValueError:
             return None
         if g.coin(0.15):   # a constant NumPy operand on either side (ndarray @ Tensor)
-            const = np.array(g.rng.standard_normal(other), dtype=g.dtype)  # torch never promotes @
+            const = np.array(g.rng.standard_normal(other), dtype=_dt(g.vals[x]))
             return (x,), {"const": const, "const_first": order == "yx", "form": "op"}
         y = g.with_shape(other)
         args = (x, y) if order == "xy" else (y, x)
@@ -1245,8 +1252,8 @@ class BatchNorm:
         params = {"mode": mode, "has_weight": w is not None, "has_bias": b is not None,
                   "momentum": g.choice([0.1, 0.3] + ([None] if module else [])),
                   "eps": g.choice([1e-5, 1e-3]),
-                  "running_mean": (g.rng.standard_normal(c) * 0.1).astype(g.dtype),
-                  "running_var": g.rng.uniform(0.5, 1.5, c).astype(g.dtype),
+                  "running_mean": (g.rng.standard_normal(c) * 0.1).astype(_dt(g.vals[x])),
+                  "running_var": g.rng.uniform(0.5, 1.5, c).astype(_dt(g.vals[x])),
                   "form": "module" if module else "F"}
         return args, params
 
@@ -1333,7 +1340,7 @@ class CrossEntropy:
         else:
             t = g.rng.random(s) + 0.05
             target = t / t.sum(axis=cax, keepdims=True) if g.coin(0.8) else t
-            target = target.astype(g.dtype)
+            target = target.astype(_dt(v))
         return (x,), {"target": target, "reduction": g.choice(_RED),
                       "label_smoothing": g.choice([0.0, 0.0, 0.1, 0.25]),
                       "form": g.choice(["F", "module", "F_tensor_target"])}
@@ -1364,8 +1371,8 @@ class MSE:
         const = g.coin(0.3)
         y = None if const else g.with_shape(s)
         args = (x,) if const else ((x, y) if g.coin() else (y, x))
-        return args, {"target": np.array(g.rng.standard_normal(s), dtype=g.dtype) if const
-                      else None,
+        return args, {"target": np.array(g.rng.standard_normal(s), dtype=_dt(g.vals[x]))
+                      if const else None,
                       "reduction": g.choice(_RED), "form": g.choice(["F", "module"])}
 
     @staticmethod
@@ -1381,7 +1388,8 @@ class MSE:
         return TF.mse_loss(a, b, reduction=p["reduction"])
 
 
-def _bce_consts(g, s: tuple) -> dict:
+def _bce_consts(g, x: int) -> dict:
+    s, dt = tuple(g.vals[x].shape), _dt(g.vals[x])
     y = g.rng.random(s)
     if g.coin(0.5):
         y = np.round(y)                        # hard 0/1 labels
@@ -1391,8 +1399,8 @@ def _bce_consts(g, s: tuple) -> dict:
         ws = ws[len(ws) - len(s):] if len(ws) > len(s) else ws
         if _broadcast_ok(ws, s) and np.broadcast_shapes(ws, s) == s:
             w = g.rng.uniform(0.2, 2.0, ws)
-    return {"target": np.asarray(y, dtype=g.dtype),
-            "weight": None if w is None else np.asarray(w, dtype=g.dtype)}
+    return {"target": np.asarray(y, dtype=dt),
+            "weight": None if w is None else np.asarray(w, dtype=dt)}
 
 
 @family("binary_cross_entropy", weight=3)
@@ -1402,7 +1410,7 @@ class BCE:
         x = g.pick(lambda v: _amin(v) > 1e-3 and _amax(v) < 1 - 1e-3)
         if x is None or g.coin(0.2):
             x = g.leaf(g.shape(), "prob")
-        p = _bce_consts(g, tuple(g.vals[x].shape))
+        p = _bce_consts(g, x)
         p.update(reduction=g.choice(_RED), form=g.choice(["F", "module"]))
         return (x,), p
 
@@ -1425,10 +1433,10 @@ class BCEWithLogits:
     def gen(g, name):
         x = g.pick_or_leaf()
         s = tuple(g.vals[x].shape)
-        p = _bce_consts(g, s)
+        p = _bce_consts(g, x)
         pw = None
         if s and g.coin(0.4):
-            pw = np.asarray(g.rng.uniform(0.3, 3.0, (s[-1],)), dtype=g.dtype)
+            pw = np.asarray(g.rng.uniform(0.3, 3.0, (s[-1],)), dtype=_dt(g.vals[x]))
         p.update(pos_weight=pw, reduction=g.choice(_RED), form=g.choice(["F", "module"]))
         return (x,), p
 
@@ -1499,7 +1507,7 @@ def generate(seed: int, higher: bool | None = None) -> Program:
         outputs = [len(g.nodes) - 1]
     rng = g.rng
     cts = [np.array(rng.standard_normal(tuple(g.vals[o].shape)),
-                    dtype=torch.empty((), dtype=g.vals[o].dtype).numpy().dtype) for o in outputs]
+                    dtype=_dt(g.vals[o])) for o in outputs]
     leaves = [i for i, n in enumerate(g.nodes) if isinstance(n, Leaf)]
     dirs = [np.array(rng.standard_normal(g.nodes[i].shape), dtype=g.dtype) for i in leaves]
     tans = [np.array(rng.standard_normal(g.nodes[i].shape), dtype=g.dtype) for i in leaves]
