@@ -172,13 +172,14 @@ def jacobian(f: Callable, mode: str = "rev", argnums: int = 0) -> Callable:
         def f_of_x(v):
             return f(*args[:i], v, *args[i + 1:])
         if mode == "fwd":
+            out = as_tensor(f_of_x(x)) if x.size == 0 else None  # no column to evaluate
             columns = []
             for j in range(x.size):
                 e = np.zeros(x.size, dtype=x.dtype)
                 e[j] = 1
                 out, col = jvp(f_of_x, (x,), (e.reshape(x.shape),))
                 columns.append(col.data)
-            jac = np.stack(columns, axis=-1) if columns else np.zeros(out.shape + (0,))
+            jac = np.stack(columns, axis=-1) if columns else np.zeros(out.shape + (0,), out.dtype)
             return engine._wrap(jac.reshape(out.shape + x.shape))
         out, pullback = vjp(f_of_x, x)
         rows = []

@@ -141,6 +141,9 @@ class Optimizer:
                              f"parameter groups, the optimizer has {len(self.param_groups)}")
         by_index = {}
         for gi, (saved, group) in enumerate(zip(groups, self.param_groups)):
+            if not isinstance(saved, dict) or not isinstance(saved.get("params"), (list, tuple)):
+                raise ValueError(f"{name}.load_state_dict: parameter group {gi} of the loaded "
+                                 f"state dict has no 'params' list")
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(f"{name}.load_state_dict: group {gi} of the loaded state dict "
                                  f"has {len(saved['params'])} parameters, the optimizer's has "

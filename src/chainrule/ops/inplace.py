@@ -11,7 +11,7 @@ from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor, mod
 from chainrule.ops import generic as gen
 from chainrule.ops.arithmetic import add, div, mul, pow, sub  # noqa: A004
 from chainrule.ops.elementwise import clip
-from chainrule.ops.shape import _index
+from chainrule.ops.shape import _index, getitem, ints_first
 from chainrule.random import get_rng
 
 # a's values replaced by b (broadcast): the gradient reaches b only
@@ -117,6 +117,10 @@ def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
 def setitem_(t: Tensor, index, value) -> Tensor:
     """t[index] = value; value is broadcast to the indexed shape and cast to t's dtype."""
     index = _index(index)
+    steps = ints_first(index)
+    if steps is not None:  # t[0, :, idx] = v is t[0][:, idx] = v, written through the view
+        setitem_(getitem(t, steps[0]), steps[1], value)
+        return t
 
     def compute(s):
         v = as_tensor(value, like=s)

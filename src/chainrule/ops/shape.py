@@ -102,32 +102,51 @@ def transpose(x, *axes) -> Tensor:
     return apply(TRANSPOSE, (x,), {"axes": tuple(a % max(x.ndim, 1) for a in axes)})
 
 
+def _dim(name: str, axis, ndim: int, shape: tuple) -> int:
+    """`axis` as a non-negative dimension of an ndim-d tensor (0-d tensors take 0 and -1, as
+    in PyTorch); out of range is PyTorch's IndexError, naming the op and the shape."""
+    n = max(ndim, 1)
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"{name}: dim must be an int, got {type(axis).__name__} (shape {shape})")
+    if not -n <= axis < n:
+        raise IndexError(f"{name}: dimension out of range (expected to be in range of "
+                         f"[{-n}, {n - 1}], but got {axis}) for a tensor of shape {shape}")
+    return int(axis) % n
+
+
 def swapaxes(x, a: int, b: int) -> Tensor:
     x = as_tensor(x)
+    a, b = _dim("swapaxes", a, x.ndim, x.shape), _dim("swapaxes", b, x.ndim, x.shape)
     axes = list(range(x.ndim))
-    axes[a], axes[b] = axes[b], axes[a]
+    if x.ndim:
+        axes[a], axes[b] = axes[b], axes[a]
     return transpose(x, tuple(axes))
 
 
 def squeeze(x, axis=None) -> Tensor:
+    """Drop size-1 axes (all of them, or those named); naming an axis whose size is not 1
+    leaves it, as in PyTorch."""
     x = as_tensor(x)
-    try:
-        shape = np.squeeze(_dummy(x.shape), axis=axis).shape
-    except ValueError as err:
-        raise ValueError(f"squeeze: {err} (shape {x.shape})") from None
+    if axis is None:
+        shape = tuple(n for n in x.shape if n != 1)
+    else:
+        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+        drop = {_dim("squeeze", a, x.ndim, x.shape) for a in axes}
+        shape = tuple(n for i, n in enumerate(x.shape) if not (i in drop and n == 1))
     return apply(RESHAPE, (x,), {"shape": shape})
 
 
 def expand_dims(x, axis) -> Tensor:
     x = as_tensor(x)
-    shape = np.expand_dims(_dummy(x.shape), axis).shape
-    return apply(RESHAPE, (x,), {"shape": shape})
+    axis = _dim("unsqueeze", axis, x.ndim + 1, x.shape)
+    return apply(RESHAPE, (x,), {"shape": x.shape[:axis] + (1,) + x.shape[axis:]})
 
 
 def flatten(x, start_dim: int = 0) -> Tensor:
     """Merge the axes from start_dim on into one (Flatten's start_dim=1 keeps the batch)."""
     x = as_tensor(x)
-    return reshape(x, x.shape[:start_dim] + (-1,))
+    start = _dim("flatten", start_dim, x.ndim, x.shape)
+    return reshape(x, x.shape[:start] + (int(np.prod(x.shape[start:], dtype=np.int64)),))
 
 
 def broadcast_to(x, shape) -> Tensor:
@@ -153,10 +172,36 @@ def _index(index):
     return index
 
 
+def _is_int(i) -> bool:
+    return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+
+
+def ints_first(index):
+    """PyTorch applies integer indices before index arrays (x[0, :, idx] is x[0][:, idx]);
+    NumPy counts them as advanced, which moves or transposes the result. Where the two
+    differ, returns the index as two steps (the integers, then the rest), else None."""
+    if not isinstance(index, tuple) or not any(_is_int(i) for i in index) \
+            or not any(isinstance(i, np.ndarray) and i.ndim > 0 for i in index):
+        return None
+    first = []
+    for i in index:
+        if _is_int(i) or i is Ellipsis:
+            first.append(i)
+        elif isinstance(i, np.ndarray) and i.dtype == bool:
+            first.extend([slice(None)] * i.ndim)
+        elif i is not None:
+            first.append(slice(None))
+    return tuple(first), tuple(i for i in index if not _is_int(i))
+
+
 def getitem(x, index) -> Tensor:
-    """Indexing with slices, integers, integer arrays or boolean masks; backward scatter-adds."""
+    """Indexing with slices, integers, integer arrays or boolean masks, laid out as in
+    PyTorch; backward scatter-adds."""
     x = as_tensor(x)
     index = _index(index)
+    steps = ints_first(index)
+    if steps is not None:
+        return getitem(getitem(x, steps[0]), steps[1])
     return apply(GETITEM, (x,), {"index": index})
 
 
@@ -187,7 +232,7 @@ def concat(tensors, axis: int = 0) -> Tensor:
     ndim = tensors[0].ndim
     if ndim == 0:
         raise ValueError("concat: zero-dimensional tensors cannot be concatenated; use stack")
-    axis = axis % ndim
+    axis = _dim("concat", axis, ndim, tensors[0].shape)
     bounds = np.cumsum([0] + [t.shape[axis] if t.ndim == ndim else 0 for t in tensors]).tolist()
     return apply(CONCAT, tensors, {"axis": axis, "bounds": bounds})
 
@@ -196,5 +241,5 @@ def stack(tensors, axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new axis."""
     tensors = tuple(as_tensor(t) for t in tensors)
     _check_same_rank("stack", tensors)
-    axis = axis % (tensors[0].ndim + 1)
+    axis = _dim("stack", axis, tensors[0].ndim + 1, tensors[0].shape)
     return apply(STACK, tensors, {"axis": axis})
