@@ -126,13 +126,21 @@ def test_integer_and_bool_casts_cut_the_graph():
 
 
 @pytest.mark.parametrize("scalar", [2.0, 2, np.float64(2.0), np.sqrt(4.0), np.int64(2),
-                                    np.array(2.0), cr.tensor(np.float64(2.0))])
+                                    np.array(2), cr.tensor(np.float64(2.0))],
+                         ids=["float", "int", "np.float64", "np.sqrt", "np.int64",
+                              "0-d int array", "0-d float64 tensor"])
 def test_scalars_never_promote_a_float32_tensor(scalar):
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     for y in (x * scalar, scalar * x, x + scalar, x / scalar, x - scalar, x ** scalar):
         assert y.dtype == np.float32
     (x * scalar).sum().backward()
     assert x.grad.dtype == np.float32
+
+
+def test_float_arrays_keep_their_dtype_as_in_pytorch():
+    x = cr.tensor([1.0, 2.0])
+    assert (x * np.array(2.0)).dtype == np.float64  # torch.ones(2) * np.array(2.0) too
+    assert (x * np.array([2.0, 3.0])).dtype == np.float64
 
 
 def test_python_float_with_an_int_tensor_gives_float32_like_pytorch():

@@ -448,9 +448,10 @@ _constants: dict = {}
 
 
 def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
-    """A Tensor for an operand. Python and NumPy scalars, and 0-d arrays, take the dtype of
-    the float tensor they meet (as in PyTorch: `x32 * np.float64(2)` stays float32), and so
-    do integer and boolean arrays (an int64 one-hot must not make float32 float64).
+    """A Tensor for an operand. Python and NumPy scalars take the dtype of the float tensor
+    they meet (as in PyTorch: `x32 * np.float64(2)` stays float32), and so do integer and
+    boolean arrays (an int64 one-hot must not make float32 float64); float arrays keep
+    theirs, 0-d ones included (PyTorch: `x32 * np.array(2.0)` is float64).
 
     Number constants are cached as read-only tensors: loops like `y = y * 0.9` would
     otherwise spend a third of each op building the same 0-d array again."""
@@ -464,7 +465,7 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     to_float = like is not None and like.data.dtype.kind == "f"
     if isinstance(x, np.ndarray):
         _check_numeric(x, "tensor")
-        if to_float and (x.dtype.kind in "biu" or (x.ndim == 0 and x.dtype.kind == "f")):
+        if to_float and x.dtype.kind in "biu":
             x = x.astype(like.data.dtype)
         return _wrap(x)
     if to_float and isinstance(x, np.generic) and x.dtype.kind in "iuf":
