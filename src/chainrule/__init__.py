@@ -8,6 +8,10 @@ Names are imported on first use, so `import chainrule` stays fast.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
 
 __version__ = "0.1.0"
 
@@ -42,7 +46,59 @@ _LAZY = {
     "manual_seed": "chainrule.random",
 }
 _SUBMODULES = {"nn", "optim", "data", "layers", "models", "datasets", "viz", "ops", "functional",
-               "engine", "glassbox", "serialization", "numgrad", "random", "cli"}
+               "engine", "glassbox", "serialization", "numgrad", "random", "cli", "book",
+               "train", "gradcheck", "numerics", "utils"}
+
+
+# Old import paths that stay valid after a module moved: `import chainrule.layers` gives
+# the module `chainrule.book.layers` itself (and `chainrule.viz.dot` the glass box's `dot`).
+# While a file still stands at the old path, that file is imported instead.
+ALIASES = {
+    "chainrule.layers": "chainrule.book.layers",
+    "chainrule.models": "chainrule.book.models",
+    "chainrule.viz": "chainrule.glassbox",
+    "chainrule.optim": "chainrule.nn.optim",
+    "chainrule.data": "chainrule.nn.data",
+    "chainrule.utils": "chainrule.nn",
+    "chainrule.training": "chainrule.train",
+    "chainrule.nn_training": "chainrule.train",
+    "chainrule.numgrad": "chainrule.gradcheck",
+}
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Resolves an old path (or a module below it) to the module at its new home."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        new = _new_home(fullname)
+        if new is None:
+            return None
+        if fullname in ALIASES:
+            if importlib.machinery.PathFinder.find_spec(fullname, __path__) is not None:
+                return None  # the old file is still there
+        elif getattr(sys.modules.get(fullname.rsplit(".", 1)[0]), "__name__", None) \
+                != new.rsplit(".", 1)[0]:
+            return None  # below an old path that is still a real package
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec):
+        module = importlib.import_module(_new_home(spec.name))
+        sys.modules[spec.name] = module
+        return module
+
+    def exec_module(self, module):
+        pass  # the module at its new home is already imported
+
+
+def _new_home(fullname: str) -> str | None:
+    for old, new in ALIASES.items():
+        if fullname == old or fullname.startswith(old + "."):
+            return new + fullname[len(old):]
+    return None
+
+
+if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+    sys.meta_path.insert(0, _AliasFinder())
 
 
 def __getattr__(name: str):
