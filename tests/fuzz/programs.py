@@ -36,13 +36,7 @@ TT = torch.float64
 # these constructs while they are listed, and each has an xfail(strict=True) case in
 # test_fuzz_vs_torch.py. When one is fixed, drop it here and its xfail goes with it.
 KNOWN_DIVERGENCES = {
-    "int_with_separated_array_index": "an int index with an index array separated from it "
-                                      "by a slice/Ellipsis: NumPy's result layout, not PyTorch's",
-    "squeeze_non_unit": "squeeze(dim) of a dim whose size is not 1 raises instead of a no-op",
-    "tensor_flatten_zero_size": "Tensor.flatten on a zero-size tensor raises",
     "dim_keyword": "Tensor reductions/softmax do not take dim=/keepdim=",
-    "jacobian_fwd_zero_size": "jacobian(mode='fwd') and hessian of a zero-size input raise "
-                              "UnboundLocalError",
     "size_method": "x.size() (listed in DESIGN's API) fails: size is an int property",
     "transpose_two_dims": "x.transpose(d0, d1) permutes (NumPy) instead of swapping two dims "
                           "(PyTorch); the fuzz maps transpose to permute",
@@ -468,8 +462,9 @@ class Binary:
                 return None
             order = (x, y) if (name == "div" or g.coin()) else (y, x)
             if const:
-                # a float64 constant meets a float32 program: PyTorch's promotion (a 0-d
-                # array counts as weak in chainrule, deliberately: see the findings)
+                # a float64 constant may meet a float32 program: PyTorch's promotion. Not a
+                # 0-d one: whether a 0-d array is weak (a 0-d tensor in PyTorch) or strong
+                # (NumPy) is an open question for chainrule
                 arr = np.array(g.rng.standard_normal(sy),
                                dtype=g.choice([g.dtype, np.float64]) if sy else g.dtype)
                 if name == "div" and order[1] is None:
