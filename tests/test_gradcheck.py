@@ -4,7 +4,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.engine import Primitive
-from chainrule.numgrad import GradcheckError
+from chainrule.gradcheck import GradcheckError
 
 
 @pytest.mark.parametrize("f", [
@@ -37,3 +37,26 @@ def test_wrong_gradient_for_second_input_names_that_input():
                           vjps=(lambda g, out, a, b: g * b, lambda g, out, a, b: g * a * 2))
     with pytest.raises(GradcheckError, match="input 1"):
         cr.gradcheck(lambda a, b: wrong_mul(a, b).sum(), (np.ones(2), np.ones(2)))
+
+
+def test_numerical_gradient_is_re_exported_from_the_numerics_module():
+    import chainrule.gradcheck
+    import chainrule.numerics
+    assert chainrule.gradcheck.numerical_gradient is chainrule.numerics.numerical_gradient
+    assert chainrule.gradcheck.gradcheck.__module__ == "chainrule.gradcheck"
+
+
+@pytest.mark.parametrize("first_import", [
+    "import chainrule.gradcheck", "from chainrule.gradcheck import GradcheckError",
+    "from chainrule.numgrad import GradcheckError", "import chainrule.glassbox.check", ""])
+def test_cr_gradcheck_is_the_check_whatever_was_imported_first(first_import):
+    # importing the module chainrule.gradcheck binds it to the package attribute of the
+    # same name; the check must still run (in a fresh interpreter, so nothing is cached)
+    import subprocess
+    import sys
+    code = (f"{first_import}\nimport numpy as np\nimport chainrule as cr\n"
+            f"assert cr.gradcheck(lambda t: (t * t).sum(), np.ones(3)) is True\n"
+            f"assert cr.gradcheck(lambda t: t.sum(), np.ones(2), eps=1e-6, atol=1e-5)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
