@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.models import MultiLayerNet, TwoLayerNet
+from chainrule.book.models import MultiLayerNet, TwoLayerNet
 
 
 def engine_loss(params, x, t, activation="relu"):

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from chainrule.layers import (AddLayer, Affine, IdentityWithLoss, MulLayer, Relu, Sigmoid,
-                              SigmoidWithLoss, SoftmaxWithLoss, Tanh)
-from chainrule.numgrad import numerical_gradient
+from chainrule.book.layers import (AddLayer, Affine, IdentityWithLoss, MulLayer, Relu, Sigmoid,
+                                   SigmoidWithLoss, SoftmaxWithLoss, Tanh)
+from chainrule.numerics import numerical_gradient
 from conftest import requires_torch
 
 rng = np.random.default_rng(0)

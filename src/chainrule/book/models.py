@@ -13,8 +13,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
-from .numgrad import numerical_gradient
+from chainrule.book.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from chainrule.numerics import numerical_gradient
 
 __all__ = ["ParamDict", "TwoLayerNet", "MultiLayerNet"]
 

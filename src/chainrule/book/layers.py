@@ -12,36 +12,27 @@ Rules that the original tutorial code broke and these layers keep:
   the layer and both shapes;
 - the loss layers are numerically stable (logits of +-1e4, sigmoid(+-1000): finite values,
   no NumPy warnings).
+
+The forward math (stable sigmoid, softmax, cross-entropy, label checks) is the kernels of
+`chainrule.numerics` that the autograd face shares; the backward formulas are the book's,
+written out by hand in each layer.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from chainrule.numerics import (as_float, binary_cross_entropy_with_logits,
+                                check_class_target, log_softmax_and_softmax, nll_loss,
+                                one_hot, sigmoid, sum_to)
+
 __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Tanh", "Affine",
            "SoftmaxWithLoss", "IdentityWithLoss", "SigmoidWithLoss"]
 
 
-def _as_float(x) -> np.ndarray:
-    """x as an ndarray of floats: float dtypes are kept, anything else becomes float64."""
-    x = np.asarray(x)
-    return x if x.dtype.kind == "f" else x.astype(np.float64)
-
-
-def _sum_to(grad, shape: tuple) -> np.ndarray:
-    """Sum a broadcast gradient back to an input's shape (always a fresh array)."""
-    grad = np.asarray(grad)
-    if grad.shape == shape:
-        return grad.copy()
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
-    return grad.sum(axis=axes, keepdims=True).reshape(shape)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) without overflow: exp is only ever taken of -|x|."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+def _fresh_sum_to(grad, shape: tuple) -> np.ndarray:
+    """A broadcast gradient summed back to an input's shape, never the caller's own array."""
+    out = sum_to(grad, shape)
+    return out.copy() if out is grad else out
 
 
 class Layer:
@@ -74,9 +65,9 @@ class MulLayer(Layer):
         dx = dout * self.y
         dy = dout * self.x
         if np.shape(dx) != np.shape(self.x):  # x was broadcast: sum its gradient back
-            dx = _sum_to(dx, np.shape(self.x))
+            dx = sum_to(dx, np.shape(self.x))
         if np.shape(dy) != np.shape(self.y):
-            dy = _sum_to(dy, np.shape(self.y))
+            dy = sum_to(dy, np.shape(self.y))
         return dx, dy
 
 
@@ -93,14 +84,14 @@ class AddLayer(Layer):
         self._check_dout(dout)
         if self.out_shape == ():  # scalars, as in the apple example: keep them scalars
             return dout * 1, dout * 1
-        return _sum_to(dout, self.x_shape), _sum_to(dout, self.y_shape)
+        return _fresh_sum_to(dout, self.x_shape), _fresh_sum_to(dout, self.y_shape)
 
 
 class Relu(Layer):
     """out = max(x, 0); the gradient flows only where x > 0 (zero at x == 0, as PyTorch)."""
 
     def forward(self, x):
-        x = _as_float(x)
+        x = as_float(x)
         self.mask = x > 0
         self.out_shape = x.shape
         return np.maximum(x, 0)
@@ -114,7 +105,7 @@ class Sigmoid(Layer):
     """out = 1 / (1 + exp(-x)); dx = dout * out * (1 - out), from the cached output."""
 
     def forward(self, x):
-        self.out = _sigmoid(_as_float(x))
+        self.out = sigmoid(as_float(x))
         self.out_shape = self.out.shape
         return self.out
 
@@ -127,7 +118,7 @@ class Tanh(Layer):
     """out = tanh(x); dx = dout * (1 - out**2), from the cached output."""
 
     def forward(self, x):
-        self.out = np.tanh(_as_float(x))
+        self.out = np.tanh(as_float(x))
         self.out_shape = self.out.shape
         return self.out
 
@@ -185,7 +176,7 @@ class _LossLayer(Layer):
 
     def _targets_like(self, x, t) -> tuple[np.ndarray, np.ndarray]:
         """x as floats and targets t of x's shape (batch axis first), in x's dtype."""
-        x, t = _as_float(x), np.asarray(t)
+        x, t = as_float(x), np.asarray(t)
         if x.ndim == 0 or t.shape != x.shape:
             raise ValueError(f"{type(self).__name__}.forward: x of shape {x.shape} and targets "
                              f"of shape {t.shape} must have the same shape, with a batch axis")
@@ -210,31 +201,12 @@ class SoftmaxWithLoss(_LossLayer):
     """
 
     def forward(self, x, t):
-        x = _as_float(x)
-        if x.ndim == 0:
-            raise ValueError("SoftmaxWithLoss.forward: x must have a class axis, got a scalar")
-        self.t = self._one_hot(np.asarray(t), x)
-        shifted = x - x.max(axis=-1, keepdims=True)
-        self.y = np.exp(shifted)
-        total = self.y.sum(axis=-1, keepdims=True)
-        self.y /= total
-        shifted -= np.log(total)  # now log(y), exactly: no log(0) for any logits
+        x = as_float(x)
+        t = check_class_target("SoftmaxWithLoss.forward", x, t)
+        log_y, self.y = log_softmax_and_softmax(x)
+        self.t = t if t.shape == x.shape else one_hot(t, x.shape[-1], x.dtype)  # for backward
         self.batch, self.out_shape = x.size // x.shape[-1], ()
-        return -np.vdot(self.t, shifted) / x.dtype.type(self.batch)  # -sum(t * log y) / N
-
-    @staticmethod
-    def _one_hot(t: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Labels as one-hot rows in x's dtype (an int64 one-hot must not upcast float32)."""
-        if t.shape == x.shape:
-            return t.astype(x.dtype, copy=False)
-        classes = x.shape[-1]
-        if t.shape != x.shape[:-1]:
-            raise ValueError(f"SoftmaxWithLoss.forward: labels of shape {t.shape} fit neither "
-                             f"one-hot (shape {x.shape}) nor class indices (shape {x.shape[:-1]})")
-        if t.dtype.kind not in "iu" or (t.size and (t.min() < 0 or t.max() >= classes)):
-            raise ValueError(f"SoftmaxWithLoss.forward: class-index labels must be integers "
-                             f"in [0, {classes}), got dtype {t.dtype}")
-        return np.eye(classes, dtype=x.dtype).take(t, axis=0)
+        return nll_loss(log_y, self.t)  # -sum(t * log y) / N, with log y exact (no log(0))
 
 
 class IdentityWithLoss(_LossLayer):
@@ -263,7 +235,6 @@ class SigmoidWithLoss(_LossLayer):
     def forward(self, x, t):
         x, t = self._targets_like(x, t)
         self.t = t
-        self.y = _sigmoid(x)
+        self.y = sigmoid(x)
         self.batch, self.out_shape = x.shape[0], ()
-        losses = np.maximum(x, 0) - x * self.t + np.log1p(np.exp(-np.abs(x)))
-        return losses.sum() / x.dtype.type(self.batch)
+        return binary_cross_entropy_with_logits(x, t, "sum") / x.dtype.type(self.batch)

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from chainrule.layers import Affine
-from chainrule.models import MultiLayerNet, ParamDict, TwoLayerNet
+from chainrule.book.layers import Affine
+from chainrule.book.models import MultiLayerNet, ParamDict, TwoLayerNet
 from conftest import requires_torch
 
 
