@@ -16,7 +16,8 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.engine import Tensor, tensor
-from chainrule.glassbox.explain import Explanation, explain, fmt_number, text_table
+from chainrule.glassbox.explain import Explanation, explain
+from chainrule.glassbox.text import fmt_number, text_table
 
 __all__ = ["WorkedExample", "worked_example", "build_network", "network", "INITIAL", "TUTORIAL", "NAMES"]
 
