@@ -2,7 +2,7 @@
 exit 2 with a clear message on bad usage."""
 import pytest
 
-import chainrule.viz.dot as dotmod
+import chainrule.glassbox.dot as dotmod
 from chainrule.cli import main
 
 F = "(log(x)*(x+3)+x**2)/sin(x)"

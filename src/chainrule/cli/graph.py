@@ -34,7 +34,7 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.viz.dot import FORMATS, dot_available, render, to_dot
+    from chainrule.glassbox.dot import FORMATS, dot_available, render, to_dot
 
     if not 0 <= args.decimals <= 15:
         return _fail("--decimals must be between 0 and 15")

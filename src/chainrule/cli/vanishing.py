@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(result)
     if out is not None:
-        from chainrule.viz.plots import plot_layer_gradients
+        from chainrule.glassbox.plots import plot_layer_gradients
         out.parent.mkdir(parents=True, exist_ok=True)
         plot_layer_gradients(result, out)
         if not args.json:

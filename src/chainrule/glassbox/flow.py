@@ -17,8 +17,9 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from chainrule.glassbox.explain import text_table
 from chainrule.atomic import atomic_open
+from chainrule.glassbox.notation import ACTIVATION_SLOPE
+from chainrule.glassbox.text import text_table
 
 __all__ = ["GradFlowRecorder", "grad_arrays", "vanishing", "VanishingResult", "LayerGrad",
            "ACTIVATIONS", "INITS"]
@@ -106,7 +107,7 @@ class GradFlowRecorder:
         with atomic_open(paths["json"], "w", encoding="utf-8") as f:
             json.dump(self.to_dict(), f, indent=2)
         if plot and self.iterations:
-            from chainrule.viz.plots import plot_grad_flow
+            from chainrule.glassbox.plots import plot_grad_flow
             paths["png"] = plot_grad_flow(self.to_dict(), out / f"{prefix}.png")
         return paths
 
@@ -259,8 +260,7 @@ def vanishing(depth: int = 10, activation: str = "sigmoid", width: int = 100,
         g = w.grad.data
         if k < depth - 1:
             a = acts[k]
-            local = {"sigmoid": a * (1 - a) / 0.25, "tanh": 1 - a * a,
-                     "relu": (a > 0).astype(float)}[activation]
+            local = ACTIVATION_SLOPE[activation](a)  # the local derivative ÷ its maximum
             act_mean, saturated = float(a.mean()), float((local < 0.01).mean())
         else:
             act_mean, saturated = math.nan, 0.0

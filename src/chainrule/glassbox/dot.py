@@ -18,22 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.engine import Tensor, backward_pass
-from chainrule.glassbox.explain import GraphNames, fmt_array, fmt_number, graph_nodes
-from chainrule.ops.generic import sum_to
+from chainrule.engine import Tensor
+from chainrule.glassbox.graph import GraphNames, graph_nodes
+from chainrule.glassbox.notation import graph_symbol
+from chainrule.glassbox.replay import replay
+from chainrule.glassbox.text import fmt_array, fmt_number
 
 __all__ = ["Dot", "to_dot", "render", "GraphvizNotFound", "FORMATS", "dot_available"]
 
 FORMATS = ("svg", "png", "pdf", "dot")
 GRAD_COLOR = "#c0392b"
 PARAM_COLOR = "#d6eaf8"
-
-SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "neg": "−x", "pow": "xᵖ",
-           "matmul": "@", "exp": "exp", "log": "log", "sqrt": "√", "abs": "|x|",
-           "sin": "sin", "cos": "cos", "tanh": "tanh", "sigmoid": "σ", "relu": "ReLU",
-           "sum": "Σ", "mean": "mean", "max": "max", "min": "min", "clip": "clip",
-           "linear": "linear", "softmax": "softmax", "log_softmax": "log softmax",
-           "softmax_cross_entropy": "softmax + CE", "logsumexp": "logsumexp"}
 
 
 class GraphvizNotFound(RuntimeError):
@@ -93,24 +88,13 @@ def render(graph: Dot | str, path: str | Path) -> Path:
     return path
 
 
-def _edge_grads(output: Tensor) -> tuple[dict, dict]:
+def _edge_grads(output: Tensor, nodes: list[Tensor]) -> tuple[dict, dict]:
     """Per-edge gradients {(id(node), i): g} and per-tensor totals {id(t): g}, from one
-    retained backward pass that accumulates nothing into `.grad`."""
-    edges: dict[tuple[int, int], np.ndarray] = {}
-    totals: dict[int, np.ndarray] = {id(output): np.ones_like(output.data)}
-
-    def on_node(node, g, in_grads):
-        totals[id(node)] = np.asarray(g)
-        for i, (p, gi) in enumerate(zip(node.inputs, in_grads)):
-            if gi is not None:
-                edges[(id(node), i)] = np.asarray(sum_to(np.asarray(gi), p.shape))
-
-    leaves = [t for t in graph_nodes(output) if t.op is None and t.requires_grad]
-    found = backward_pass([output], [np.ones_like(output.data)], retain_graph=True,
-                          inputs=leaves, on_node=on_node)
-    for t, g in zip(leaves, found):
-        totals[id(t)] = np.zeros_like(t.data) if g is None else np.asarray(g)
-    return edges, totals
+    replayed backward pass that accumulates nothing into `.grad`."""
+    run = replay(output, nodes=nodes, who="to_dot")
+    edges = {(id(s.node), i): g for s in run.steps for i, g in enumerate(s.sent)
+             if g is not None}
+    return edges, run.grads
 
 
 def to_dot(output: Tensor, names: Any = None, show_grad: bool = True, decimals: int = 4,
@@ -126,7 +110,7 @@ def to_dot(output: Tensor, names: Any = None, show_grad: bool = True, decimals: 
     nodes = graph_nodes(output)
     namer = GraphNames(nodes, names, output)
     if show_grad and output.requires_grad:
-        edges, totals = _edge_grads(output)
+        edges, totals = _edge_grads(output, nodes)
     else:
         edges, totals = {}, {}
     ids = {id(t): f"n{k}" for k, t in enumerate(nodes)}
@@ -159,9 +143,7 @@ def to_dot(output: Tensor, names: Any = None, show_grad: bool = True, decimals: 
     for t in nodes:
         nid, name = ids[id(t)], namer(t)
         if t.op is not None:
-            sym = SYMBOLS.get(t.op, t.op)
-            if t.op == "pow" and "p" in (t._attrs or {}):
-                sym = f"x^{t._attrs['p']:g}"
+            sym = graph_symbol(t.op, t._attrs or {})
             out.append(f'  {nid} [shape=circle, label={label((sym, None))}, '
                        f'tooltip="{html.escape(name)} = {t.op}(…)"];')
         elif t.requires_grad:

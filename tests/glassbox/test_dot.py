@@ -7,8 +7,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.glassbox.worked_example import network
-from chainrule.viz import Dot, render, to_dot
-from chainrule.viz.dot import GRAD_COLOR, PARAM_COLOR, dot_available
+from chainrule.glassbox.dot import GRAD_COLOR, PARAM_COLOR, Dot, dot_available, render, to_dot
 
 needs_dot = pytest.mark.skipif(not dot_available(),
                                reason="Graphviz's dot is not installed (apt-get install graphviz)")
