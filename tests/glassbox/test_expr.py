@@ -1,16 +1,52 @@
-"""Untrusted expressions: anything within the length limit evaluates correctly or is a
-clear ExprError, never a RecursionError from walking a deep tree."""
+"""Untrusted expressions: the whitelist parser rejects anything unsafe with a clear
+ExprError, and anything within the length limit evaluates correctly, never a RecursionError
+from walking a deep tree."""
 import ast
 import warnings
 
 import numpy as np
 import pytest
 
+import chainrule as cr
 from chainrule.cli import main
 from chainrule.glassbox import expr as exprmod
-from chainrule.glassbox.expr import MAX_LENGTH, ExprError, forward_trace, parse, reverse_trace
+from chainrule.glassbox.expr import MAX_LENGTH, ExprError, parse, parse_values
+from chainrule.glassbox.traces import forward_trace, reverse_trace
 
 LONG_SUM = "+".join(["x"] * 999)             # 1997 characters, a left-nested chain 998 deep
+
+
+@pytest.mark.parametrize("source, message", [
+    ("x.__class__", "attribute access"),
+    ("__import__('os')", "unknown function '__import__'"),
+    ("__builtins__", "names may not start with _"),
+    ("system('ls')", "unknown function 'system'"),
+    ("import os", "not a valid expression"),
+    ("(lambda: 1)()", "calling anything but a named function"),
+    ("x[0]", "Subscript"),
+    ("x ^ 2", "use \\*\\* for powers"),
+    ("'a' * x", "only real numbers"),
+    ("sin(x, y)", "other than one argument"),
+    ("sin", "without a call"),
+    ("[x for x in ()]", "ListComp"),
+    ("", "empty expression"),
+    ("x" * 3000, "too long"),
+])
+def test_the_parser_rejects_unsafe_or_unknown_input_clearly(source, message):
+    with pytest.raises(ExprError, match=message):
+        parse(source)
+
+
+def test_parse_finds_variables_and_evaluates_with_engine_ops():
+    e = parse("sigmoid(a) * exp(b) - pi")
+    assert e.variables == ("a", "b")
+    out = e(cr.tensor(0.0), cr.tensor(1.0))
+    assert out.item() == pytest.approx(0.5 * np.e - np.pi)
+    assert parse_values("x=2, y=-3.5") == {"x": 2.0, "y": -3.5}
+    with pytest.raises(ExprError, match="name=value"):
+        parse_values("x:2")
+    with pytest.raises(ExprError, match="needs a number"):
+        parse_values("x=two")
 
 
 def test_a_long_sum_evaluates_in_both_modes():

@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
         print(ex.to_json() if args.json else ex)
         return 0
 
-    from chainrule.glassbox.expr import (ExprError, forward_trace, parse, parse_values,
-                                         reverse_trace)
+    from chainrule.glassbox.expr import ExprError, parse, parse_values
+    from chainrule.glassbox.traces import forward_trace, reverse_trace
     try:
         expr = parse(args.expr)
         at = parse_values(args.at) if args.at else {n: 2.0 for n in expr.variables}

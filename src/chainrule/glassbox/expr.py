@@ -1,16 +1,15 @@
-"""Safe expressions like "(log(x)*(x+3)+x**2)/sin(x)", and their evaluation traces.
+"""Safe expressions like "(log(x)*(x+3)+x**2)/sin(x)": the whitelist parser and evaluation.
 
 `parse` reads the text with Python's `ast` module and accepts only a whitelist: numbers,
 variable names, + - * / ** (and unary minus) and calls of a few named primitives. Nothing
 is ever passed to eval. `Expression.build` turns it into chainrule Tensor ops, one engine
-node per operation, so the traces below are the engine's own numbers: `forward_trace`
-pushes tangents through the primitives' JVP rules (`chainrule.jvp`), `reverse_trace`
-collects adjoints from one backward pass.
+node per operation, so the evaluation traces built on it (`chainrule.glassbox.traces`:
+`forward_trace`, `reverse_trace`, also importable from here) are the engine's own numbers.
 """
 from __future__ import annotations
 
 import ast
-import json
+import importlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -18,12 +17,20 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from chainrule import ops
-from chainrule.engine import Tensor, backward_pass, tensor
-from chainrule.functional import jvp
-from chainrule.glassbox.explain import fmt_number, text_table
+from chainrule.engine import Tensor, tensor
 
 __all__ = ["ExprError", "Expression", "parse", "parse_values", "Trace", "TraceRow",
            "forward_trace", "reverse_trace", "FUNCTIONS", "CONSTANTS"]
+
+# the evaluation traces live in their own module, which builds on this one
+_TRACES = {"Trace", "TraceRow", "forward_trace", "reverse_trace"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TRACES:
+        return getattr(importlib.import_module("chainrule.glassbox.traces"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 MAX_LENGTH = 2000
 
@@ -270,196 +277,3 @@ def parse_values(text: str | None) -> dict[str, float]:
         except ValueError:
             raise ExprError(f"--at: {name} needs a number, got {num.strip()!r}") from None
     return values
-
-
-# ---- evaluation traces ------------------------------------------------------------------
-
-_SHOW = {"log": "ln {0}", "exp": "exp {0}", "sin": "sin {0}", "cos": "cos {0}",
-         "tanh": "tanh {0}", "sqrt": "√{0}", "abs": "|{0}|", "sigmoid": "σ({0})",
-         "relu": "relu({0})", "neg": "−{0}"}
-
-
-def _name(r: Any, decimals: int = 4) -> str:
-    if isinstance(r, _Record):
-        return r.label
-    return f"{r:g}"
-
-
-def _definition(r: _Record) -> str:
-    a = [_name(o) for o in r.operands]
-    if r.op in _SHOW:
-        return _SHOW[r.op].format(*a)
-    if r.op == "pow" and "p" in r.attrs:
-        return f"{a[0]}^{r.attrs['p']:g}"
-    symbol = {"add": "+", "sub": "−", "mul": "×", "div": "/", "pow": "^"}[r.op]
-    return f"{a[0]} {symbol} {a[1]}"
-
-
-def _local_text(r: _Record, i: int) -> str:
-    """∂r/∂operand_i written with the trace's labels."""
-    a = [_name(o) for o in r.operands]
-    v = r.label
-    op = r.op
-    if op == "add":
-        return "1"
-    if op == "sub":
-        return "1" if i == 0 else "−1"
-    if op == "mul":
-        return a[1 - i]
-    if op == "div":
-        return f"1/{a[1]}" if i == 0 else f"−{v}/{a[1]}"
-    if op == "pow":
-        if "p" in r.attrs:
-            p = r.attrs["p"]
-            return f"{p:g}·{a[0]}" if p == 2 else f"{p:g}·{a[0]}^{p - 1:g}"
-        return f"{a[1]}·{a[0]}^({a[1]}−1)" if i == 0 else f"{v}·ln {a[0]}"
-    return {"neg": "−1", "log": f"1/{a[0]}", "exp": v, "sin": f"cos {a[0]}",
-            "cos": f"−sin {a[0]}", "sqrt": f"1/(2{v})", "tanh": f"(1 − {v}²)",
-            "sigmoid": f"{v}(1 − {v})", "abs": f"sign({a[0]})",
-            "relu": f"[{a[0]} > 0]"}[op]
-
-
-def _times(factor: str, symbol: str) -> str:
-    if factor == "1":
-        return symbol
-    if factor == "−1":
-        return f"−{symbol}"
-    if factor.startswith("−"):
-        return f"−{_times(factor[1:], symbol)}"
-    if any(c in factor for c in " /+"):
-        factor = f"({factor})"
-    return f"{factor}·{symbol}"
-
-
-def _sum(terms: list[str]) -> str:
-    """Terms joined with + and −, as written by hand."""
-    out = ""
-    for t in terms:
-        if not out:
-            out = t
-        elif t.startswith("−"):
-            out += f" − {t[1:]}"
-        else:
-            out += f" + {t}"
-    return out
-
-
-@dataclass
-class TraceRow:
-    label: str
-    definition: str
-    value: float
-    derivative: float          # tangent (forward) or adjoint (reverse)
-    rule: str                  # how the derivative is formed from the others
-
-
-@dataclass
-class Trace:
-    """An evaluation trace: every intermediate with its value and tangent or adjoint."""
-    mode: str                  # "forward" or "reverse"
-    source: str
-    at: dict[str, float]
-    wrt: str | None            # the seeded variable (forward mode)
-    rows: list[TraceRow]
-    value: float
-    gradient: dict[str, float]  # df/dvariable (forward: only wrt)
-    decimals: int = 4
-
-    def __str__(self) -> str:
-        d = self.decimals
-        at = ", ".join(f"{k} = {v:g}" for k, v in self.at.items())
-        if self.mode == "forward":
-            others = " (every other input's tangent 0)" if len(self.at) > 1 else ""
-            head = (f"Forward mode: f = {self.source} at {at}; tangents v̇ = ∂v/∂{self.wrt}, "
-                    f"seeded with 1 for {self.wrt}{others}")
-            cols = ["v", "definition", "value", f"tangent v̇ = ∂v/∂{self.wrt}", "tangent rule"]
-        else:
-            head = f"Reverse mode: f = {self.source} at {at}; adjoints v̄ = ∂f/∂v, from f̄ = 1"
-            cols = ["v", "definition", "value", "adjoint v̄ = ∂f/∂v", "adjoint rule"]
-        rows = [[r.label, r.definition, fmt_number(r.value, d), fmt_number(r.derivative, d),
-                 r.rule] for r in self.rows]
-        lines = [head, "", text_table(cols, rows, right=[2, 3]), "",
-                 f"f = {fmt_number(self.value, d)}"]
-        lines += [f"∂f/∂{k} = {fmt_number(g, d)}" for k, g in self.gradient.items()]
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict:
-        return {"mode": self.mode, "expression": self.source, "at": self.at, "wrt": self.wrt,
-                "value": self.value, "gradient": self.gradient,
-                "rows": [vars(r) for r in self.rows]}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-
-
-def _scalar(a: Any) -> float:
-    return float(np.asarray(a, dtype=np.float64).reshape(-1)[0]) if np.size(a) else 0.0
-
-
-def forward_trace(expr: Expression | str, at: Mapping[str, float], wrt: str | None = None,
-                  decimals: int = 4) -> Trace:
-    """Forward mode: one evaluation with the tangent of `wrt` seeded to 1, through the
-    engine's JVP rules; every intermediate's value and tangent."""
-    expr = parse(expr) if isinstance(expr, str) else expr
-    expr.check_values(at)
-    if wrt is None:
-        if len(expr.variables) != 1:
-            raise ExprError(f"forward mode pushes one tangent: choose the variable with "
-                            f"--wrt (one of {', '.join(expr.variables)})")
-        wrt = expr.variables[0]
-    if wrt not in expr.variables:
-        raise ExprError(f"--wrt {wrt}: the expression has no variable {wrt!r} "
-                        f"(it uses {', '.join(expr.variables)})")
-    seen: dict[str, list] = {}
-
-    def f(*xs):
-        out, records = expr._evaluate(dict(zip(expr.variables, xs)))
-        seen["records"], seen["inputs"] = records, expr._inputs
-        return out
-
-    primals = [np.float64(at[n]) for n in expr.variables]
-    tangents = [np.float64(n == wrt) for n in expr.variables]
-    with np.errstate(all="ignore"):
-        out, tangent = jvp(f, primals, tangents)
-    rows = []
-    for n in expr.variables:
-        rec = seen["inputs"][n]
-        rows.append(TraceRow(rec.label, n, _scalar(rec.tensor.data), _scalar(rec.tensor.tangent),
-                             "seed" if n == wrt else "constant in this pass"))
-    for rec in seen["records"]:
-        terms = [_times(_local_text(rec, i), f"v̇{o.label[1:]}")
-                 for i, o in enumerate(rec.operands) if isinstance(o, _Record)]
-        tan = rec.tensor.tangent
-        rows.append(TraceRow(rec.label, _definition(rec), _scalar(rec.tensor.data),
-                             _scalar(0.0 if tan is None else tan), _sum(terms)))
-    return Trace("forward", expr.source, dict(at), wrt, rows, _scalar(out.data),
-                 {wrt: _scalar(tangent.data)}, decimals)
-
-
-def reverse_trace(expr: Expression | str, at: Mapping[str, float],
-                  decimals: int = 4) -> Trace:
-    """Reverse mode: one forward evaluation, then one backward pass from f̄ = 1; every
-    intermediate's adjoint, listed in the order the backward pass produces them."""
-    expr = parse(expr) if isinstance(expr, str) else expr
-    with np.errstate(all="ignore"):
-        out, leaves, records = expr.build(at, requires_grad=True)
-        inputs = list(expr._inputs.values())
-        targets = [r.tensor for r in records] + [r.tensor for r in inputs]
-        found = backward_pass([out], [None], retain_graph=True, inputs=targets)
-    adj = {id(t): (0.0 if g is None else _scalar(g)) for t, g in zip(targets, found)}
-    consumers: dict[int, list[str]] = {}
-    for rec in records:
-        for i, o in enumerate(rec.operands):
-            if isinstance(o, _Record):
-                consumers.setdefault(id(o), []).append(
-                    _times(_local_text(rec, i), f"v̄{rec.label[1:]}"))
-    rows = []
-    for rec in records[::-1] + inputs[::-1]:
-        rule = _sum(consumers.get(id(rec), [])) or "seed f̄ = 1"
-        definition = _definition(rec) if rec.op != "input" else \
-            next(n for n, r in expr._inputs.items() if r is rec)
-        rows.append(TraceRow(rec.label, definition, _scalar(rec.tensor.data),
-                             adj[id(rec.tensor)], rule))
-    grads = {n: adj[id(expr._inputs[n].tensor)] for n in expr.variables}
-    return Trace("reverse", expr.source, dict(at), None, rows, _scalar(out.data), grads,
-                 decimals)
