@@ -13,7 +13,6 @@ COMMANDS = {
     "graph": "chainrule.cli.graph",
     "check": "chainrule.cli.check",
     "vanishing": "chainrule.cli.vanishing",
-    "bench": "chainrule.cli.bench",
 }
 
 

@@ -18,7 +18,7 @@ first (a few iterations and one evaluation), so loading torch's kernels and code
 not counted as its memory. `--tracemalloc`
 additionally reports the NumPy-allocation peak of a short chainrule run.
 
-    python -m chainrule.bench.seed_autograd [--iters N] [--threads T]
+    python benchmarks/seed_autograd.py [--iters N] [--threads T] [--no-torch]
 """
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ import time
 
 import numpy as np
 
-INPUT, HIDDEN, OUTPUT = 784, 100, 10
+from common import HIDDEN, INPUT, NO_TORCH, OUTPUT, epoch_starts, import_torch, workload
+
 EVAL_BATCH = 10_000
 
 
@@ -93,8 +94,7 @@ class PeakRSS:
 
 # ---- the two runs -------------------------------------------------------------------------
 def _evaluate_at(iters: int, train_size: int, batch: int) -> set[int]:
-    per_epoch = max(train_size // batch, 1)
-    return {i for i in range(iters) if i % per_epoch == 0}
+    return set(epoch_starts(iters, train_size, batch))
 
 
 def run_chainrule(data, batches, lr: float, start: dict) -> tuple[float, float, float]:
@@ -178,8 +178,7 @@ def tracemalloc_peak(data, batches, lr: float, start: dict, iters: int = 200) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="chainrule bench seed-autograd",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=10_000, help="SGD iterations (10000)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--lr", type=float, default=0.1)
@@ -193,14 +192,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import chainrule as cr
     from chainrule import nn
-    from chainrule.datasets import load_mnist
 
     blas_ok = set_numpy_blas_threads(args.threads)
-    (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, flatten=True)
-    data = ((np.ascontiguousarray(x_train, np.float32), t_train),
-            (np.ascontiguousarray(x_test, np.float32), t_test))
-    batches = np.random.default_rng(args.seed).integers(
-        0, len(x_train), (args.iters, args.batch_size))
+    data, batches = workload(args.iters, args.batch_size, args.seed)
+    (x_train, _), (x_test, _) = data
     cr.manual_seed(args.seed)
     start = {k: v.numpy().copy() for k, v in nn.Sequential(
         nn.Linear(INPUT, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, OUTPUT)).state_dict().items()}
@@ -210,15 +205,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(x_test)} test images; {args.threads} thread(s) each"
           + ("" if blas_ok else " (NumPy's BLAS thread count could not be set)"))
 
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-        except ImportError:
-            print("  PyTorch is not installed (pip install torch==2.13.0): skipped")
-        else:
-            torch.set_num_threads(args.threads)
-            run_torch(data, batches[:3], args.lr, start)        # warm-up: load kernels
+    torch = None if args.no_torch else import_torch()
+    if torch is None and not args.no_torch:
+        print(f"  {NO_TORCH}: skipped")
+    elif torch is not None:
+        torch.set_num_threads(args.threads)
+        run_torch(data, batches[:3], args.lr, start)        # warm-up: load kernels
     run_chainrule(data, batches[:3], args.lr, start)
 
     with PeakRSS() as mem:
