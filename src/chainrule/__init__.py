@@ -70,6 +70,10 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Resolves an old path (or a module below it) to the module at its new home."""
 
     def find_spec(self, fullname, path=None, target=None):
+        if fullname == "chainrule.engine":
+            spec = importlib.machinery.PathFinder.find_spec(fullname, __path__)
+            spec.loader = _EngineLoader(spec.loader)
+            return spec
         new = _new_home(fullname)
         if new is None:
             return None
@@ -88,6 +92,21 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module):
         pass  # the module at its new home is already imported
+
+
+class _EngineLoader(importlib.abc.Loader):
+    """Loads the engine, then `chainrule.ops`, which installs Tensor's operators and math
+    methods: the engine imports nothing above it, yet every Tensor has them."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        importlib.import_module("chainrule.ops")
 
 
 def _new_home(fullname: str) -> str | None:

@@ -23,3 +23,7 @@ __all__ = [
     "add_", "sub_", "mul_", "div_", "pow_", "clamp_", "fill_", "copy_", "normal_", "uniform_",
     "setitem_", "clone",
 ]
+
+from chainrule.ops import tensor_methods as _tensor_methods  # noqa: E402  (needs the ops above)
+
+_tensor_methods.install()

@@ -1,0 +1,122 @@
+"""Primitives and `apply`: run a primitive forward, record the node, push tangents."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from chainrule.engine.state import _QUIET, _quiet_enter, _quiet_exit, _state
+from chainrule.engine.tensors import Tensor, _wrap, as_tensor
+
+_ndarray = np.ndarray
+
+class Primitive:
+    """A differentiable operation: `forward` on arrays, one VJP and one JVP rule per input.
+
+    `vjps[i](g, out, *args, **attrs)` returns the gradient for input i given the upstream
+    gradient `g`; `jvps[i](t, out, *args, **attrs)` pushes input i's tangent `t` forward.
+    Rules receive arrays, or Tensors when the backward pass must itself be differentiable,
+    so they are written with operators and the generic helpers of `chainrule.ops.generic`.
+    """
+
+    __slots__ = ("name", "forward", "vjps", "jvps")
+
+    def __init__(self, name: str, forward: Callable[..., np.ndarray],
+                 vjps: Sequence[Callable] | "VariadicRule",
+                 jvps: Sequence[Callable] | "VariadicRule" | None = None):
+        self.name, self.forward, self.vjps, self.jvps = name, forward, vjps, jvps
+
+    def __call__(self, *inputs: Any, **attrs: Any) -> "Tensor":
+        return apply(self, tuple(map(as_tensor, inputs)), attrs)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+class VariadicRule:
+    """Rules for a primitive with any number of inputs: `rule(i, g, out, args, **attrs)`
+    gets the input tuple as one argument (spreading 100,000 inputs into every call
+    would make a wide concat quadratic)."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule: Callable):
+        self.rule = rule
+
+    def __getitem__(self, i: int) -> Callable:
+        rule = self.rule
+        return lambda g, out, *args, **attrs: rule(i, g, out, args, **attrs)
+
+
+class _FreedGraph:
+    """Marks a node whose graph was freed by a backward pass without retain_graph."""
+    name = "freed"
+
+
+_FREED = _FreedGraph()
+_NO_ATTRS: dict = {}  # shared by every node of a primitive without attributes; never mutated
+
+
+def apply(prim: Primitive, inputs: tuple, attrs: dict) -> "Tensor":
+    """Run `prim` forward on the inputs' arrays and record the node if grad is needed."""
+    if len(inputs) == 2:
+        a, b = inputs
+        args = (a.data, b.data)
+        needs_grad = a.requires_grad or b.requires_grad
+    elif len(inputs) == 1:
+        args = (inputs[0].data,)
+        needs_grad = inputs[0].requires_grad
+    else:
+        args = tuple([t.data for t in inputs])
+        needs_grad = any([t.requires_grad for t in inputs])
+    token = _quiet_enter(_QUIET)
+    try:
+        data = prim.forward(*args, **attrs) if attrs else prim.forward(*args)
+    except (ValueError, TypeError, IndexError) as err:
+        shapes = ", ".join(str(a.shape) for a in args)
+        raise type(err)(f"{prim.name}: {err} (input shapes {shapes})") from None
+    finally:
+        _quiet_exit(token)
+    out = _wrap(data if type(data) is _ndarray else np.asarray(data))
+    state = _state
+    if needs_grad and (state.plain or state.grad_enabled):
+        out.requires_grad = True
+        out._prim = prim
+        out._inputs = inputs
+        out._attrs = attrs
+        for t in inputs:
+            if t._version:
+                out._vers = _versions(inputs)
+                break
+    if not state.plain and state.fwd_level:
+        token = _quiet_enter(_QUIET)
+        try:
+            _push_tangents(prim, inputs, args, attrs, out)
+        finally:
+            _quiet_exit(token)
+    return out
+
+
+def _versions(inputs: tuple) -> tuple:
+    """The inputs' versions as a node records them (a node keeps None while all are 0,
+    the common case), then the node's own version (0 for a fresh output)."""
+    return tuple([t._version for t in inputs]) + (0,)
+
+
+def _push_tangents(prim: Primitive, inputs: tuple, args: list, attrs: dict, out: "Tensor"):
+    """Forward mode: out's tangent is the sum of each input tangent pushed through its JVP."""
+    tangent = None
+    for i, t in enumerate(inputs):
+        if t._tangent is not None:
+            jvps = prim.jvps
+            if jvps is None:
+                raise NotImplementedError(f"forward mode: {prim.name} has no JVP rule")
+            if type(jvps) is VariadicRule:
+                contrib = jvps.rule(i, t._tangent, out.data, args, **attrs)
+            else:
+                contrib = jvps[i](t._tangent, out.data, *args, **attrs)
+            tangent = contrib if tangent is None else tangent + contrib
+    if tangent is not None:
+        if tangent.shape != out.data.shape:
+            tangent = np.broadcast_to(tangent, out.data.shape)
+        out._tangent = np.asarray(tangent, dtype=out.data.dtype)

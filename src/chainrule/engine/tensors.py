@@ -1,0 +1,251 @@
+"""`Tensor`: an array that remembers how it was computed. Its operators and math methods
+are installed by `chainrule.ops` once the primitives exist (as DeZero's setup_variable
+does), so this module knows nothing above the engine."""
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+class NodeView(NamedTuple):
+    """What made a tensor: the primitive (its `.name`, rules and explanation), the input
+    tensors and the attributes (read-only)."""
+    primitive: Any
+    inputs: tuple
+    attrs: MappingProxyType
+
+    @property
+    def op(self) -> str:
+        return self.primitive.name
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """A fresh array: NumPy data keeps its dtype; Python numbers and lists become float32
+    (as in PyTorch's default dtype), Python bools stay bool. Strings and objects are refused."""
+    if isinstance(data, Tensor):
+        data = data.data
+    try:
+        arr = np.array(data, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        if isinstance(data, (str, bytes)) or "could not convert" in str(err):
+            raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data "
+                            f"({err}); tensors hold numbers") from None
+        raise ValueError(f"tensor: cannot make a tensor from this "
+                         f"{type(data).__name__}: {err}") from None
+    _check_numeric(arr, "tensor")
+    if dtype is None and not isinstance(data, (np.ndarray, np.generic)) \
+            and arr.dtype.kind in "fiu":
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def _check_numeric(arr: np.ndarray, name: str) -> None:
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"{name}: cannot make a tensor of dtype {arr.dtype} (strings, objects "
+                        f"and dates are not numbers); convert the data to float or int first")
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed, for `backward()`."""
+
+    # _mark, _deps and _g are scratch space for the reverse pass (see engine.backward).
+    # Fields that most tensors never change are class defaults, so a new tensor sets only
+    # its slots (the instance __dict__ is created on the first change of one of them).
+    __slots__ = ("data", "grad", "requires_grad", "_prim", "_inputs", "_attrs", "_tangent",
+                 "_mark", "_deps", "_g", "__dict__", "__weakref__")
+    name: str | None = None
+    _retain = False     # keep a non-leaf's gradient (retain_grad)
+    _version = 0        # in-place changes so far; _vers, _prev: see engine.versions
+    _vers = None
+    _prev = None
+    __array_ufunc__ = None  # ndarray <op> Tensor defers to the Tensor's reflected operator
+    __hash__ = object.__hash__  # == gives an array, so hashing stays by identity
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
+                 name: str | None = None):
+        _init(self, _to_array(data, dtype))
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"tensor: only floating-point tensors can require grad, "
+                            f"got dtype {self.data.dtype}; pass dtype=np.float32")
+        self.requires_grad = bool(requires_grad)
+        if name is not None:
+            self.name = name
+
+    # ---- basic properties -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._prim is None
+
+    @property
+    def op(self) -> str | None:
+        """Name of the primitive that produced this tensor (None for leaves)."""
+        return None if self._prim is None else self._prim.name
+
+    @property
+    def inputs(self) -> tuple:
+        """The tensors this one was computed from (empty for leaves or freed graphs)."""
+        return self._inputs or ()
+
+    @property
+    def tangent(self) -> np.ndarray | None:
+        return self._tangent
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert to a Python scalar, "
+                             f"got shape {self.data.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    @property
+    def node(self) -> "NodeView | None":
+        """A read-only view of the node that made this tensor: its op, inputs and
+        attributes (None for a leaf); what the glass box reads instead of privates."""
+        prim = self._prim
+        if prim is None:
+            return None
+        return NodeView(prim, self._inputs, MappingProxyType(self._attrs or {}))
+
+    def detach(self) -> "Tensor":
+        """The same values, cut off from the graph (shares memory like PyTorch)."""
+        return _wrap(self.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: only floating-point tensors can require grad, "
+                            f"got dtype {self.data.dtype}")
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; "
+                               "use .detach().requires_grad_() for a new leaf")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in `.grad` after backward()."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        self._retain = True
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype != np.float32:
+            extra += f", dtype={self.data.dtype}"
+        if self._prim is not None:
+            extra += f", op={self._prim.name}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # ---- reverse mode -----------------------------------------------------------------
+    def backward(self, grad: Any = None, retain_graph: bool = False,
+                 create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (weighted by `grad`)."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no graph; "
+                               "create inputs with requires_grad=True")
+        from chainrule.engine.backward import backward_pass
+        backward_pass([self], [grad], retain_graph=retain_graph or create_graph,
+                      create_graph=create_graph)
+
+
+
+def _init(t: Tensor, data: np.ndarray) -> Tensor:
+    """Every field of a new tensor: a leaf holding `data` (the one place they are set)."""
+    t.data = data
+    t.grad = t._prim = t._inputs = t._attrs = t._tangent = None
+    t.requires_grad = False
+    t._mark = 0
+    return t
+
+
+def _wrap(data: np.ndarray) -> Tensor:
+    """A new leaf around an existing array, skipping __init__'s checks (hot path)."""
+    return _init(_object_new(Tensor), data)
+
+
+_object_new = object.__new__
+_constants: dict = {}
+
+
+def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
+    """A Tensor for an operand. Python and NumPy scalars take the dtype of the float tensor
+    they meet (as in PyTorch: `x32 * np.float64(2)` stays float32), and so do integer and
+    boolean arrays (an int64 one-hot must not make float32 float64); float arrays keep
+    theirs, 0-d ones included (PyTorch: `x32 * np.array(2.0)` is float64).
+
+    Number constants are cached as read-only tensors: loops like `y = y * 0.9` would
+    otherwise spend a third of each op building the same 0-d array again."""
+    if isinstance(x, Tensor):
+        return x
+    kind = type(x)
+    if like is not None and (kind is float or kind is int):
+        const = _constants.get((x, kind, like.data.dtype))
+        if const is not None:
+            return const
+    to_float = like is not None and like.data.dtype.kind == "f"
+    if isinstance(x, np.ndarray):
+        _check_numeric(x, "tensor")
+        if to_float and x.dtype.kind in "biu":
+            x = x.astype(like.data.dtype)
+        return _wrap(x)
+    if to_float and isinstance(x, np.generic) and x.dtype.kind in "iuf":
+        x = x.item()
+    if like is not None and type(x) is int and like.data.dtype.kind in "iu":
+        return _wrap(np.array(x, dtype=like.data.dtype))  # int tensor + 1 stays an int tensor
+    if to_float and type(x) in (int, float):
+        data = np.array(x, dtype=like.data.dtype)
+        data.flags.writeable = False
+        const = _wrap(data)
+        if x != 0:  # -0.0 == 0.0 as a key: zeros are not cached, so each keeps its sign
+            if len(_constants) > 4096:
+                _constants.clear()
+            _constants[(x, type(x), like.data.dtype)] = const
+        return const
+    return _wrap(_to_array(x))
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
+           name: str | None = None) -> Tensor:
+    """Make a leaf tensor. Python numbers/lists become float32; NumPy arrays keep their dtype."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
+
+
+# ---- in-place operations ----------------------------------------------------------------
