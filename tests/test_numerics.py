@@ -171,6 +171,9 @@ def test_check_class_target_tells_indices_from_probabilities_by_shape():
     probs = nx.check_class_target("f", logits, np.eye(3, dtype=np.int64)[idx])  # int one-hot
     assert probs.dtype == np.float32 and probs.shape == (2, 3)
     assert nx.check_class_target("f", np.zeros(3), np.array(1)).shape == ()  # one sample
+    rows = nx.check_class_target("f", logits, idx, one_hot=True)  # indices as one-hot rows
+    assert rows.dtype == np.float32
+    np.testing.assert_array_equal(rows, nx.one_hot(idx, 3))
 
 
 @pytest.mark.parametrize("logits, target, error, message", [
@@ -226,16 +229,24 @@ def test_nll_loss_closed_forms_and_reductions():
     np.testing.assert_allclose(nx.nll_loss(log_p, np.eye(3)[t], "none"), per, rtol=1e-14)
     assert nx.nll_loss(log_p, t) == pytest.approx(per.mean(), rel=1e-14)
     assert nx.nll_loss(log_p, t, "sum") == pytest.approx(per.sum(), rel=1e-14)
+    for reduction in ("mean", "sum", "none"):  # the one-hot path equals the index path
+        np.testing.assert_allclose(nx.nll_loss(log_p, np.eye(3)[t], reduction),
+                                   nx.nll_loss(log_p, t, reduction), rtol=1e-15)
     soft = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])  # probabilities, not one-hot
     assert nx.nll_loss(log_p, soft, "sum") == pytest.approx(-np.sum(soft * log_p), rel=1e-14)
-    with pytest.raises(ValueError, match="reduction.*'avg'"):
-        nx.nll_loss(log_p, t, "avg")
+    for target in (t, np.eye(3)[t]):
+        with pytest.raises(ValueError, match="nll_loss: reduction.*'avg'"):
+            nx.nll_loss(log_p, target, "avg")
+    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: reduction"):
+        nx.binary_cross_entropy_with_logits(log_p, np.ones((2, 3)), "avg")
 
 
 def test_mean_of_no_samples_is_nan_quietly():
     with strict():
         assert np.isnan(nx.softmax_cross_entropy(np.zeros((0, 3)), np.zeros(0, np.int64)))
+        assert np.isnan(nx.softmax_cross_entropy(np.zeros((0, 3)), np.zeros((0, 3))))
         assert np.isnan(nx.binary_cross_entropy_with_logits(np.zeros(0), np.zeros(0)))
+        assert nx.softmax_cross_entropy(np.zeros((0, 3)), np.zeros(0, np.int64), "sum") == 0
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -109,8 +109,8 @@ def check_class_indices(name: str, labels, num_classes: int) -> np.ndarray:
     return labels
 
 
-def check_class_target(name: str, logits, target) -> np.ndarray:
-    """Indices (checked) or probabilities (in logits' dtype) fitting logits, else a clear error."""
+def check_class_target(name: str, logits, target, one_hot: bool = False) -> np.ndarray:
+    """Indices (checked; one-hot rows if asked) or probabilities (logits' dtype), else an error."""
     logits, target = np.asarray(logits), np.asarray(target)
     if logits.ndim == 0:
         raise ValueError(f"{name}: logits need a class axis, got a scalar")
@@ -120,41 +120,56 @@ def check_class_target(name: str, logits, target) -> np.ndarray:
                             f"got dtype {target.dtype}")
         return target.astype(logits.dtype, copy=False)
     if target.shape == logits.shape[:-1]:
-        return check_class_indices(name, target, logits.shape[-1])
+        target = check_class_indices(name, target, logits.shape[-1])
+        return _one_hot_rows(target, logits.shape[-1], logits.dtype) if one_hot else target
     raise ValueError(f"{name}: labels of shape {target.shape} fit neither one-hot "
                      f"probabilities (shape {logits.shape}) nor class indices "
                      f"(shape {logits.shape[:-1]}) for logits of shape {logits.shape}")
 
 
+def _one_hot_rows(labels: np.ndarray, num_classes: int, dtype) -> np.ndarray:
+    """Checked labels as rows of the identity (no second check)."""
+    return np.eye(num_classes, dtype=dtype).take(labels, axis=0)
+
+
 def one_hot(labels, num_classes: int, dtype=np.float64) -> np.ndarray:
     """Class indices of shape S as one-hot rows of shape S + (num_classes,) in `dtype`."""
     labels = check_class_indices("one_hot", labels, num_classes)
-    return np.eye(num_classes, dtype=dtype).take(labels, axis=0)
+    return _one_hot_rows(labels, num_classes, dtype)
 
 
 # ---- losses -------------------------------------------------------------------------------
 
-def _reduce(losses: np.ndarray, reduction: str, name: str):
-    """Per-sample losses reduced as PyTorch: the mean of no samples is nan, quietly."""
-    if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return losses.sum() / losses.dtype.type(losses.size)
-    if reduction == "sum":
-        return losses.sum()
-    if reduction == "none":
-        return losses
-    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+def _check_reduction(name: str, reduction: str) -> None:
+    """A ValueError naming `name` unless reduction is 'mean', 'sum' or 'none'."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _mean(total, count: int):
+    """total / count in total's dtype; the mean of nothing is nan, quietly (as PyTorch)."""
+    dtype = np.asarray(total).dtype.type
+    return total / dtype(count) if count else dtype(np.nan)
 
 
 def nll_loss(log_probs, target, reduction: str = "mean"):
     """-log_probs at the target classes (indices) or -sum(target * log_probs) (probabilities)."""
+    _check_reduction("nll_loss", reduction)
     log_probs, target = np.asarray(log_probs), np.asarray(target)
+    if target.shape == log_probs.shape and reduction != "none":
+        total = -np.vdot(target, log_probs)  # one dot product, no per-sample array
+        samples = 1
+        for n in target.shape[:-1]:
+            samples *= n
+        return total if reduction == "sum" else _mean(total, samples)
     if target.shape == log_probs.shape:
         losses = -(target * log_probs).sum(axis=-1)
     else:
         rows = log_probs.reshape(-1, log_probs.shape[-1])
         losses = -rows[np.arange(rows.shape[0]), target.reshape(-1)].reshape(target.shape)
-    return _reduce(losses, reduction, "nll_loss")
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else _mean(losses.sum(), losses.size)
 
 
 def softmax_cross_entropy(logits, target, reduction: str = "mean"):
@@ -172,8 +187,11 @@ def binary_cross_entropy_with_logits(x, target, reduction: str = "mean"):
         raise ValueError(f"binary_cross_entropy_with_logits: target of shape {target.shape} "
                          f"must have the logits' shape {x.shape}")
     target = target.astype(x.dtype, copy=False)
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
     losses = np.maximum(x, 0) - x * target + np.log1p(np.exp(-np.abs(x)))
-    return _reduce(losses, reduction, "binary_cross_entropy_with_logits")
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else _mean(losses.sum(), losses.size)
 
 
 # ---- convolution as a matrix product (the book's im2col) ----------------------------------

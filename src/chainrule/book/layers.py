@@ -23,7 +23,7 @@ import numpy as np
 
 from chainrule.numerics import (as_float, binary_cross_entropy_with_logits,
                                 check_class_target, log_softmax_and_softmax, nll_loss,
-                                one_hot, sigmoid, sum_to)
+                                sigmoid, sum_to)
 
 __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Tanh", "Affine",
            "SoftmaxWithLoss", "IdentityWithLoss", "SigmoidWithLoss"]
@@ -202,9 +202,8 @@ class SoftmaxWithLoss(_LossLayer):
 
     def forward(self, x, t):
         x = as_float(x)
-        t = check_class_target("SoftmaxWithLoss.forward", x, t)
+        self.t = check_class_target("SoftmaxWithLoss.forward", x, t, one_hot=True)  # x's dtype
         log_y, self.y = log_softmax_and_softmax(x)
-        self.t = t if t.shape == x.shape else one_hot(t, x.shape[-1], x.dtype)  # for backward
         self.batch, self.out_shape = x.size // x.shape[-1], ()
         return nll_loss(log_y, self.t)  # -sum(t * log y) / N, with log y exact (no log(0))
 
