@@ -306,3 +306,87 @@ def test_a_failed_save_is_one_line_and_leaves_the_old_file_alone(tmp_path, capsy
         f"chainrule train: error: could not save {model} (No space left on device)"
     assert model.read_bytes() == b"an earlier model"
     assert sorted(os.listdir(tmp_path)) == ["model.safetensors"]     # no temporary file
+
+
+# ---- one TrainConfig: the command and the library agree --------------------------------
+
+def history_config(out) -> dict:
+    return json.loads((out / "history.json").read_text())["config"]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+def test_the_default_learning_rate_is_the_librarys(tmp_path, optimizer):
+    from chainrule.train import TrainConfig
+
+    out = tmp_path / "run"
+    assert main(QUICK[:-2] + ["--api", "autograd", "--optimizer", optimizer, "--out", str(out),
+                              "--quiet"]) == 0
+    expected = TrainConfig(api="autograd", optimizer=optimizer).lr
+    assert history_config(out)["lr"] == expected
+    assert expected == {"sgd": 0.1, "adam": 0.001, "rmsprop": 0.01}[optimizer]
+
+
+def test_every_default_is_the_librarys(tmp_path):
+    from chainrule.train import TrainConfig
+
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "spiral", "--train-size", "300", "--test-size", "100",
+                 "--iters", "3", "--out", str(out), "--quiet"]) == 0
+    expected = TrainConfig(dataset="spiral", train_size=300, test_size=100, iters=3).to_dict()
+    assert history_config(out) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "abc", "10,0", "256,,128", "-3", ""])
+def test_a_bad_hidden_size_is_the_configs_one_error(text, capsys, no_data):
+    from chainrule.train import ConfigError, TrainConfig
+
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(hidden=text)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--hidden", text])
+    assert exit_info.value.code == 2 and no_data == []
+    err = capsys.readouterr().err
+    assert err.endswith(f"chainrule train: error: argument --hidden: {info.value.problem}\n")
+    assert "must be a positive integer" in err or "at least one" in err
+
+
+def test_hidden_is_checked_once_and_reaches_the_model_as_given(tmp_path, monkeypatch):
+    from chainrule.train import config as config_module
+
+    calls = []
+    parse = config_module.parse_hidden
+
+    def counting(value, *args):
+        calls.append(value)
+        return parse(value, *args)
+
+    monkeypatch.setattr(config_module, "parse_hidden", counting)
+    out = tmp_path / "run"
+    assert main(QUICK + ["--api", "autograd", "--hidden", "16,8", "--out", str(out),
+                         "--quiet"]) == 0
+    assert calls == ["16,8"]                     # the text, parsed and checked once
+    history = json.loads((out / "history.json").read_text())
+    assert history["config"]["hidden"] == [16, 8]
+    assert list(history["param_dtypes"]) == ["0.weight", "0.bias", "2.weight", "2.bias",
+                                             "4.weight", "4.bias"]
+
+
+def test_the_book_face_takes_several_hidden_sizes(tmp_path):
+    out = tmp_path / "run"
+    assert main(QUICK + ["--hidden", "16,8", "--out", str(out), "--quiet"]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert history["api"] == "book" and history["config"]["hidden"] == [16, 8]
+    assert list(history["param_dtypes"]) == ["W1", "b1", "W2", "b2", "W3", "b3"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--optimizer", "adam"], "argument --optimizer: 'adam' needs --api 'autograd': the book's "
+                              "networks update with plain SGD"),
+    (["--resume", "ck.safetensors"], "argument --resume: needs --api 'autograd'"),
+])
+def test_autograd_only_options_on_the_book_face_are_clear_errors(args, message, capsys,
+                                                                  no_data):
+    with pytest.raises(SystemExit) as info:
+        main(["train"] + args)
+    assert info.value.code == 2 and no_data == []
+    assert f"chainrule train: error: {message}" in capsys.readouterr().err

@@ -1,35 +1,44 @@
-"""`chainrule train`: the book's two-layer MNIST network trained right, with curves saved.
+"""`chainrule train`: the options parsed into a TrainConfig, handed to chainrule.train.
 
-Only argparse is imported at module level so `chainrule --help` stays instant; NumPy, the
-data and the loop are loaded by `run`.
+The choices, defaults and checks of every option are TrainConfig's; this module only
+reads text, reports errors and chooses exit codes. Only argparse and the config (no
+NumPy) are imported at module level, so `chainrule --help` stays instant.
 """
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-import time
 from pathlib import Path
 
+from chainrule.train.config import (APIS, DATASETS, DEFAULT_LR, OPTIMIZERS, ConfigError,
+                                    TrainConfig, from_text)
+
 HELP = "train the tutorial's 784-100-10 network on MNIST (SGD, float32) and save its curves"
+DEFAULT = TrainConfig()
+# the options that are TrainConfig fields (the others say where and how to report)
+CONFIG_OPTIONS = ("api", "optimizer", "dataset", "hidden", "lr", "batch_size", "iters", "seed",
+                  "train_size", "test_size", "save", "resume")
 
 
-def _number(kind: type, low: float, strict: bool, what: str):
-    """An argparse type: `kind(text)`, finite and above `low` (or at least `low`)."""
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _number(field: str):
+    """An argparse type: the number the text names (TrainConfig checks its range)."""
     def parse(text: str):
         try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-        if not math.isfinite(value) or value < low or (strict and value == low):
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
-        return value
+            return from_text(field, text)
+        except ConfigError as err:
+            raise argparse.ArgumentTypeError(err.explain(_flag)) from None
     return parse
 
 
-_positive_int = _number(int, 0, True, "a positive integer")
-_non_negative_int = _number(int, 0, False, "a non-negative integer")
-_positive_float = _number(float, 0.0, True, "a positive finite number")
+def _lr_defaults() -> str:
+    by_lr: dict[float, list[str]] = {}
+    for name, lr in DEFAULT_LR.items():
+        by_lr.setdefault(lr, []).append(name)
+    return ", ".join(f"{lr} for {'/'.join(names)}" for lr, names in by_lr.items())
 
 
 def register(subparsers) -> None:
@@ -37,173 +46,91 @@ def register(subparsers) -> None:
         "train", help=HELP, description=HELP + ". Train and test accuracy on the full sets "
         "are measured before training and after every epoch; history.json, summary.json and "
         "curves.png go to --out.")
-    p.add_argument("--api", choices=["book", "autograd"], default="book",
-                   help="which face trains the network: 'book' = TwoLayerNet with hand-written "
-                        "backward (default); 'autograd' = an MLP from chainrule.nn + optim")
-    p.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd",
-                   help="autograd face only: sgd (default), momentum / nesterov (0.9), "
-                        "adagrad, rmsprop or adam")
-    p.add_argument("--dataset", choices=["mnist", "spiral", "blobs"], default="mnist",
-                   help="mnist (default; fetched and cached on first use) or a built-in 2-D "
-                        "toy set for quick demos")
-    p.add_argument("--hidden", type=_hidden_sizes, default=[100], metavar="N[,N...]",
-                   help="hidden size (default 100); the autograd face takes a comma-separated "
-                        "list for a deeper MLP, e.g. 256,128")
-    p.add_argument("--lr", type=_positive_float, default=None,
-                   help="learning rate (default: 0.1 for sgd/momentum/nesterov, 0.01 for "
-                        "adagrad/rmsprop, 0.001 for adam, as PyTorch)")
-    p.add_argument("--batch-size", type=_positive_int, default=100,
-                   help="minibatch size (default 100)")
-    p.add_argument("--iters", type=_positive_int, default=10000,
-                   help="SGD iterations (default 10000)")
-    p.add_argument("--seed", type=_non_negative_int, default=0,
-                   help="seed for the initial weights and the batches; the same seed gives "
-                        "the same history.json (default 0)")
-    p.add_argument("--train-size", type=_positive_int, default=None, metavar="N",
+    # defaults stay None here: an option not given takes TrainConfig's default
+    p.add_argument("--api", choices=APIS,
+                   help=f"which face trains the network: 'book' = TwoLayerNet with hand-written "
+                        f"backward (MultiLayerNet for several --hidden sizes); 'autograd' = an "
+                        f"MLP from chainrule.nn + optim (default {DEFAULT.api})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help=f"autograd face only: sgd, momentum / nesterov (0.9), adagrad, rmsprop "
+                        f"or adam (default {DEFAULT.optimizer})")
+    p.add_argument("--dataset", choices=DATASETS,
+                   help=f"mnist (fetched and cached on first use) or a built-in 2-D toy set for "
+                        f"quick demos (default {DEFAULT.dataset})")
+    p.add_argument("--hidden", metavar="N[,N...]",
+                   help=f"hidden layer size, or a comma-separated list for a deeper network, "
+                        f"e.g. 256,128 (default {','.join(map(str, DEFAULT.hidden))})")
+    p.add_argument("--lr", type=_number("lr"),
+                   help=f"learning rate (default: {_lr_defaults()}, as PyTorch)")
+    p.add_argument("--batch-size", type=_number("batch_size"),
+                   help=f"minibatch size (default {DEFAULT.batch_size})")
+    p.add_argument("--iters", type=_number("iters"),
+                   help=f"training iterations (default {DEFAULT.iters})")
+    p.add_argument("--seed", type=_number("seed"),
+                   help=f"seed for the initial weights and the batches; the same seed gives "
+                        f"the same history.json (default {DEFAULT.seed})")
+    p.add_argument("--train-size", type=_number("train_size"), metavar="N",
                    help="use only the first N training samples")
-    p.add_argument("--test-size", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--test-size", type=_number("test_size"), metavar="N",
                    help="use only the first N test samples")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output directory (default runs/train-<timestamp>)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar or per-epoch lines, only the final summary")
-    p.add_argument("--save", type=Path, default=None, metavar="FILE",
+    p.add_argument("--save", type=Path, metavar="FILE",
                    help="write the trained model (safetensors; for --api autograd a checkpoint "
                         "with the optimizer state too, written after every epoch)")
-    p.add_argument("--resume", type=Path, default=None, metavar="FILE",
+    p.add_argument("--resume", type=Path, metavar="FILE",
                    help="--api autograd: continue from a checkpoint written by --save; gives "
                         "the same result as an uninterrupted run with the same settings")
     p.add_argument("--grad-report", action="store_true",
                    help="record each layer's gradient norm during training; saves "
                         "grad_flow.json and grad_flow.png in --out")
-    p.set_defaults(func=run)
+    p.set_defaults(func=lambda args: run(args, p))
 
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.01,
-              "rmsprop": 0.01, "adam": 0.001}
+def make_config(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of the options given (the others keep TrainConfig's defaults)."""
+    given = {name: getattr(args, name) for name in CONFIG_OPTIONS}
+    return TrainConfig(**{name: value for name, value in given.items() if value is not None})
 
 
-def _hidden_sizes(text: str) -> list[int]:
-    return [_positive_int(part.strip()) for part in text.split(",")]
-
-
-def _make_config(args: argparse.Namespace):
-    """The TrainConfig (book) or AutogradConfig the options describe; ValueError if they
-    don't fit together."""
-    from chainrule.training import TrainConfig
-
-    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
-    common = dict(dataset=args.dataset, lr=lr, batch_size=args.batch_size, iters=args.iters,
-                  seed=args.seed, train_size=args.train_size, test_size=args.test_size)
-    if args.api == "book":
-        for flag, used in (("--optimizer", args.optimizer != "sgd"),
-                           ("--resume", args.resume is not None),
-                           ("a list of --hidden sizes", len(args.hidden) > 1)):
-            if used:
-                raise ValueError(f"{flag} needs --api autograd (the book's TwoLayerNet "
-                                 f"trains with plain SGD and one hidden layer)")
-        return TrainConfig(api="book", hidden=args.hidden[0],
-                           save=None if args.save is None else str(args.save), **common)
-    from chainrule.nn_training import AutogradConfig
-    return AutogradConfig(hidden=args.hidden if len(args.hidden) > 1 else args.hidden[0],
-                          optimizer=args.optimizer,
-                          checkpoint=None if args.save is None else str(args.save),
-                          resume=None if args.resume is None else str(args.resume), **common)
-
-
-def _unwritable(path: Path, directory: bool) -> str | None:
-    """Why `path` (a directory to fill, or a file to write) cannot be written, or None.
-    Creates nothing: it probes the nearest existing directory with a temporary file."""
-    import tempfile
-
-    if path.exists() and path.is_dir() != directory:
-        return "exists and is not a directory" if directory else "is a directory"
-    parent = path if directory else path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{parent} is not a directory"
-    try:
-        with tempfile.TemporaryFile(dir=parent):
-            pass
-    except OSError as err:
-        return f"cannot write in {parent} ({err.strerror or err})"
-    return None
-
-
-def _check_paths(args: argparse.Namespace, out: Path) -> str | None:
-    """The first problem with --resume, --out or --save, found before any work."""
-    if args.resume is not None:
-        if not args.resume.is_file():
-            return f"--resume {args.resume}: " + ("not a file" if args.resume.exists()
-                                                  else "no such file")
-        from chainrule.nn_training import load_checkpoint
-        try:
-            load_checkpoint(str(args.resume))
-        except (OSError, ValueError) as err:
-            return f"--resume: {err}"
-    for flag, path, directory in (("--out", out, True), ("--save", args.save, False)):
-        problem = None if path is None else _unwritable(path, directory)
-        if problem is not None:
-            return f"{flag} {path}: {problem}"
-    return None
-
-
-def _write_outputs(history: dict, out: Path, flow) -> list[Path]:
-    """history.json, summary.json, curves.png (with matplotlib) and the gradient flow."""
-    from chainrule.training import plot_history, save_history
-
-    saved = [save_history(history, out)]
-    try:
-        saved.append(plot_history(history, Path(out) / "curves.png"))
-    except ImportError:
-        print("note: matplotlib is not installed, so no plot was saved "
-              "(pip install chainrule[plot])")
-    if flow is not None:
-        paths = flow.save(out, prefix="grad_flow", plot=True)
-        saved.extend(p for p in paths.values() if p is not None)
-        print(flow.summary())
-    return saved
-
-
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> int:
+    import chainrule.train as training
     from chainrule.datasets import MnistUnavailableError
-    from chainrule.training import NonFiniteLossError, format_summary, train
 
     try:
-        config = _make_config(args)
-    except ValueError as err:
-        print(f"chainrule train: error: {err}", file=sys.stderr)
+        config = make_config(args)
+    except ConfigError as err:
+        message = f"argument {_flag(err.field)}: {err.explain(_flag)}"
+        if parser is not None:
+            parser.error(message)           # usage, the message, exit 2
+        print(f"chainrule train: error: {message}", file=sys.stderr)
         return 2
-    out = args.out if args.out is not None else _default_out()
-    problem = _check_paths(args, out)   # now, not after loading data and training
+    out = args.out if args.out is not None else training.default_out_dir()
+    problem = training.check_paths(config, out)    # now, not after loading data and training
     if problem is not None:
-        print(f"chainrule train: error: {problem}", file=sys.stderr)
+        option, path, what = problem
+        where = _flag(option) if path is None else f"{_flag(option)} {path}"
+        print(f"chainrule train: error: {where}: {what}", file=sys.stderr)
         return 2
 
-    flow = None
-    if args.grad_report:
-        from chainrule.glassbox.flow import GradFlowRecorder
-        flow, every = GradFlowRecorder(), max(1, config.iters // 500)
-
-        def on_grads(done: int, grads) -> None:
-            if done % every == 0 or done == 1:
-                flow.record(done, grads)
-    progress = _Progress(config.iters, enabled=not args.quiet)
+    flow, on_grads = training.grad_flow_recorder(config.iters) if args.grad_report \
+        else (None, None)
+    progress = training.Progress(config.iters, enabled=not args.quiet)
     try:
-        history = train(config, on_iter=progress.step, on_eval=progress.epoch,
-                        on_grads=on_grads if flow is not None else None)
+        history = training.train(config, on_iter=progress.step, on_eval=progress.epoch,
+                                 on_grads=on_grads)
     except MnistUnavailableError as err:
         progress.close()
         print(f"chainrule train: {err}", file=sys.stderr)
         return 1
-    except NonFiniteLossError as err:   # keep the run so far, then say what to change
+    except training.NonFiniteLossError as err:   # keep the run so far, then say what to change
         progress.close()
         if err.history is not None:
             done = len(err.history["loss"])
             try:
-                saved = _write_outputs(err.history, out, flow)
+                saved = _write_outputs(training, err.history, out, flow)
                 print(f"saved the {done} iteration{'s' * (done != 1)} before it stopped: "
                       + ", ".join(str(path) for path in saved))
             except OSError as write_err:
@@ -224,78 +151,19 @@ def run(args: argparse.Namespace) -> int:
     progress.close()
 
     try:
-        saved = _write_outputs(history, out, flow)
+        saved = _write_outputs(training, history, out, flow)
     except OSError as err:
         print(f"chainrule train: error: cannot write to {out}: {err}", file=sys.stderr)
         return 1
     if args.save is not None:
         saved.append(args.save)
-    print(format_summary(history))
+    print(training.format_summary(history))
     print("saved " + ", ".join(str(path) for path in saved))
     return 0
 
 
-def _default_out() -> Path:
-    base = Path("runs") / time.strftime("train-%Y%m%d-%H%M%S")
-    out, n = base, 1
-    while out.exists():
-        n += 1
-        out = base.with_name(f"{base.name}-{n}")
-    return out
-
-
-class _Progress:
-    """Progress while training: a tqdm bar (or a plain text bar without tqdm) on a terminal;
-    one line per evaluation when stdout is not a terminal; nothing when disabled."""
-
-    def __init__(self, total: int, enabled: bool = True) -> None:
-        self.total = total
-        self.enabled = enabled
-        self.tty = enabled and sys.stdout.isatty()
-        self.bar = None
-        self.pending_line = False   # the text bar has written a line without its newline
-        self.text_every = max(1, total // 200)
-        if self.tty:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                pass
-            else:
-                self.bar = tqdm(total=total, unit="it", dynamic_ncols=True, file=sys.stdout)
-
-    def step(self, done: int, loss: float) -> None:
-        if not self.tty:
-            return
-        if self.bar is not None:
-            self.bar.update(1)
-            if done % 50 == 0 or done == self.total:
-                self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-        elif done % self.text_every == 0 or done == self.total:
-            width = 30
-            filled = width * done // self.total
-            sys.stdout.write(f"\r[{'#' * filled}{'.' * (width - filled)}] "
-                             f"{done}/{self.total}  loss {loss:.4f}")
-            sys.stdout.flush()
-            self.pending_line = True
-
-    def epoch(self, record: dict) -> None:
-        if not self.enabled:
-            return
-        line = (f"epoch {record['epoch']:6.2f}  iter {record['iter']:6d}  "
-                f"train acc {record['train_acc']:.4f}  test acc {record['test_acc']:.4f}")
-        if self.bar is not None:
-            self.bar.write(line)
-        elif self.tty:
-            sys.stdout.write("\r" + line.ljust(70) + "\n")
-            sys.stdout.flush()
-            self.pending_line = False
-        else:
-            print(line, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        elif self.pending_line:
-            sys.stdout.write("\n")
-            self.pending_line = False
+def _write_outputs(training, history: dict, out: Path, flow) -> list[Path]:
+    saved, notes = training.write_outputs(history, out, flow)
+    for note in notes:
+        print(note)
+    return saved
