@@ -14,9 +14,11 @@ class Primitive:
     """A differentiable operation: `forward` on arrays, one VJP and one JVP rule per input.
 
     `vjps[i](g, out, *args, **attrs)` returns the gradient for input i given the upstream
-    gradient `g`; `jvps[i](t, out, *args, **attrs)` pushes input i's tangent `t` forward.
-    Rules receive arrays, or Tensors when the backward pass must itself be differentiable,
-    so they are written with operators and the generic helpers of `chainrule.ops.generic`.
+    gradient `g` (at the output's shape: the reverse pass sums a broadcast one back);
+    `jvps[i](t, out, *args, **attrs)` pushes input i's tangent `t` forward. Rules receive
+    arrays, or Tensors when the backward pass must itself be differentiable. Called with no
+    Tensor argument, a primitive just runs its forward on the arrays (as HIPS autograd's
+    primitives do), so rules are written once, with operators and primitives, for both.
     """
 
     __slots__ = ("name", "forward", "vjps", "jvps")
@@ -26,8 +28,15 @@ class Primitive:
                  jvps: Sequence[Callable] | "VariadicRule" | None = None):
         self.name, self.forward, self.vjps, self.jvps = name, forward, vjps, jvps
 
-    def __call__(self, *inputs: Any, **attrs: Any) -> "Tensor":
-        return apply(self, tuple(map(as_tensor, inputs)), attrs)
+    def __call__(self, *inputs: Any, **attrs: Any) -> Any:
+        like = next((x for x in inputs if isinstance(x, Tensor)), None)
+        if like is None:
+            token = _quiet_enter(_QUIET)
+            try:
+                return self.forward(*inputs, **attrs)
+            finally:
+                _quiet_exit(token)
+        return apply(self, tuple([as_tensor(x, like) for x in inputs]), attrs)
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

@@ -4,69 +4,35 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor
-from chainrule.ops.generic import log, sum_to, where, zeros_like
-
-
-def astype(x, dtype):
-    from chainrule.ops.shape import astype as cast  # shape imports this module
-    return cast(x, dtype)
-
-
-def _data(x):
-    return x.data if isinstance(x, Tensor) else x
-
-
-def _pair(a, b) -> tuple[Tensor, Tensor]:
-    """Both operands as Tensors with PyTorch's float promotion: a Python or NumPy number
-    takes the other operand's dtype, and so does a 0-d float tensor meeting a float
-    tensor with dimensions (float32 * 0-d float64 stays float32)."""
-    if not isinstance(b, Tensor):
-        a = as_tensor(a)
-        b = as_tensor(b, like=a)
-        if a.data.dtype.kind == "f":
-            return a, b  # the common case: a number met a float tensor and took its dtype
-    elif not isinstance(a, Tensor):
-        a = as_tensor(a, like=b)
-        if b.data.dtype.kind == "f":
-            return a, b
-    da, db = a.data.dtype, b.data.dtype
-    if da is not db and da != db and (a.ndim == 0) != (b.ndim == 0):
-        if a.ndim == 0 and db.kind == "f" and da.kind in "biuf":
-            a = astype(a, db)  # float32 * 0-d float64 (or 0-d int) stays float32
-        elif b.ndim == 0 and da.kind == "f" and db.kind in "biuf":
-            b = astype(b, da)
-        elif a.ndim == 0 and da.kind == "f" and db.kind in "biu":
-            b = astype(b, da)  # int tensor * 1.5 is float32, as in PyTorch
-        elif b.ndim == 0 and db.kind == "f" and da.kind in "biu":
-            a = astype(a, db)
-    return a, b
+from chainrule.ops.elementwise import LOG, WHERE
+from chainrule.ops.operands import data_of as _data, operands as _pair
 
 
 ADD = Primitive(
     "add", np.add,
-    vjps=(lambda g, out, a, b: sum_to(g, a.shape),
-          lambda g, out, a, b: sum_to(g, b.shape)),
+    vjps=(lambda g, out, a, b: g,
+          lambda g, out, a, b: g),
     jvps=(lambda t, out, a, b: t,
           lambda t, out, a, b: t))
 
 SUB = Primitive(
     "sub", np.subtract,
-    vjps=(lambda g, out, a, b: sum_to(g, a.shape),
-          lambda g, out, a, b: sum_to(-g, b.shape)),
+    vjps=(lambda g, out, a, b: g,
+          lambda g, out, a, b: -g),
     jvps=(lambda t, out, a, b: t,
           lambda t, out, a, b: -t))
 
 MUL = Primitive(
     "mul", np.multiply,
-    vjps=(lambda g, out, a, b: sum_to(g * b, a.shape),
-          lambda g, out, a, b: sum_to(g * a, b.shape)),
+    vjps=(lambda g, out, a, b: g * b,
+          lambda g, out, a, b: g * a),
     jvps=(lambda t, out, a, b: t * b,
           lambda t, out, a, b: a * t))
 
 DIV = Primitive(
     "div", np.divide,
-    vjps=(lambda g, out, a, b: sum_to(g / b, a.shape),
-          lambda g, out, a, b: sum_to(-g * a / (b * b), b.shape)),
+    vjps=(lambda g, out, a, b: g / b,
+          lambda g, out, a, b: -g * a / (b * b)),
     jvps=(lambda t, out, a, b: t / b,
           lambda t, out, a, b: -t * a / (b * b)))
 
@@ -78,7 +44,7 @@ NEG = Primitive(
 def _slope(a, p):
     """d(a**p)/da for a constant p: p * a**(p-1), and exactly 0 for p == 0 (PyTorch's
     convention, so that x**0, and every higher derivative of x**n, is finite at x = 0)."""
-    return zeros_like(a) if p == 0 else p * a ** (p - 1)
+    return np.zeros(a.shape, a.dtype) if p == 0 else p * a ** (p - 1)
 
 
 # x ** p for a constant exponent p (the common case: x**2, x**0.5)
@@ -91,18 +57,18 @@ POW_SCALAR = Primitive(
 def _log_base(a):
     """log(a) where a != 0, and 0 where a == 0 (PyTorch's convention for d(a**b)/db)."""
     nonzero = _data(a) != 0
-    return where(nonzero, log(where(nonzero, a, 1)), 0)
+    return WHERE(LOG(WHERE(a, 1, cond=nonzero)), 0, cond=nonzero)
 
 
 def _tensor_slope(a, b):
     """d(a**b)/da: b * a**(b-1), and 0 where b == 0 (as PyTorch)."""
-    return where(_data(b) == 0, 0, b * a ** (b - 1))
+    return WHERE(0, b * a ** (b - 1), cond=_data(b) == 0)
 
 
 POW = Primitive(
     "pow", np.power,
-    vjps=(lambda g, out, a, b: sum_to(g * _tensor_slope(a, b), a.shape),
-          lambda g, out, a, b: sum_to(g * out * _log_base(a), b.shape)),
+    vjps=(lambda g, out, a, b: g * _tensor_slope(a, b),
+          lambda g, out, a, b: g * out * _log_base(a)),
     jvps=(lambda t, out, a, b: t * _tensor_slope(a, b),
           lambda t, out, a, b: t * out * _log_base(a)))
 
@@ -125,13 +91,14 @@ def _as_matrix_grad(g, a, b):
 def _matmul_vjp_a(g, out, a, b):
     a2, b2 = _as_matrix_args(a, b)
     g2 = _as_matrix_grad(g, a, b)
-    return sum_to(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+    return g2 @ b2.swapaxes(-1, -2)  # the reverse pass sums batch axes and 1-D promotion away
 
 
 def _matmul_vjp_b(g, out, a, b):
     a2, b2 = _as_matrix_args(a, b)
     g2 = _as_matrix_grad(g, a, b)
-    return sum_to(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
+    gb = a2.swapaxes(-1, -2) @ g2
+    return gb.reshape(gb.shape[:-1]) if b.ndim == 1 else gb  # (..., k, 1) back to (..., k)
 
 
 MATMUL = Primitive(

@@ -4,13 +4,18 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor
-from chainrule.ops.arithmetic import _pair
-from chainrule.ops import generic as gen
-from chainrule.ops.generic import sign, sum_to
+from chainrule.ops.operands import data_of as _data, operands as _pair
 
 
 def _unary(name, forward, vjp, jvp) -> Primitive:
     return Primitive(name, forward, vjps=(vjp,), jvps=(jvp,))
+
+
+def sign(x) -> np.ndarray:
+    """Sign as a constant array (its derivative is zero almost everywhere); 0 at nan, as
+    PyTorch's abs gradient."""
+    x = _data(x)
+    return (x > 0).astype(x.dtype) - (x < 0)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -23,8 +28,8 @@ EXP = _unary("exp", np.exp, lambda g, out, a: g * out, lambda t, out, a: t * out
 LOG = _unary("log", np.log, lambda g, out, a: g / a, lambda t, out, a: t / a)
 SQRT = _unary("sqrt", np.sqrt, lambda g, out, a: g / (2 * out), lambda t, out, a: t / (2 * out))
 ABS = _unary("abs", np.abs, lambda g, out, a: g * sign(a), lambda t, out, a: t * sign(a))
-SIN = _unary("sin", np.sin, lambda g, out, a: g * gen.cos(a), lambda t, out, a: t * np.cos(a))
-COS = _unary("cos", np.cos, lambda g, out, a: -(g * gen.sin(a)), lambda t, out, a: -t * np.sin(a))
+SIN = _unary("sin", np.sin, lambda g, out, a: g * COS(a), lambda t, out, a: t * COS(a))
+COS = _unary("cos", np.cos, lambda g, out, a: -(g * SIN(a)), lambda t, out, a: -t * SIN(a))
 TANH = _unary("tanh", np.tanh, lambda g, out, a: g * (1 - out * out),
               lambda t, out, a: t * (1 - out * out))
 SIGMOID = _unary("sigmoid", _sigmoid, lambda g, out, a: g * (out * (1 - out)),
@@ -32,13 +37,13 @@ SIGMOID = _unary("sigmoid", _sigmoid, lambda g, out, a: g * (out * (1 - out)),
 # PyTorch's threshold rule on the output: the gradient passes unless out <= 0 (so it
 # passes at nan), and a nan or inf upstream gradient does not leak where it is blocked
 RELU = _unary("relu", lambda a: np.where(a < 0, 0, a),  # keeps nan and -0.0, as PyTorch
-              lambda g, out, a: gen.where(_data(out) <= 0, 0, g),
-              lambda t, out, a: gen.where(_data(out) <= 0, 0, t))
+              lambda g, out, a: WHERE(0, g, cond=_data(out) <= 0),
+              lambda t, out, a: WHERE(0, t, cond=_data(out) <= 0))
 
 
 def _clip_mask(a, lo, hi):
     """Where the input passed through clip unchanged (ends included, as in PyTorch)."""
-    data = a.data if isinstance(a, Tensor) else a
+    data = _data(a)
     mask = np.ones(data.shape, dtype=bool)
     if lo is not None:
         mask &= data >= lo
@@ -49,12 +54,8 @@ def _clip_mask(a, lo, hi):
 
 CLIP = Primitive(
     "clip", lambda a, lo, hi: np.clip(a, lo, hi),
-    vjps=(lambda g, out, a, lo, hi: gen.where(_clip_mask(a, lo, hi), g, 0),),
-    jvps=(lambda t, out, a, lo, hi: gen.where(_clip_mask(a, lo, hi), t, 0),))
-
-
-def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+    vjps=(lambda g, out, a, lo, hi: WHERE(g, 0, cond=_clip_mask(a, lo, hi)),),
+    jvps=(lambda t, out, a, lo, hi: WHERE(t, 0, cond=_clip_mask(a, lo, hi)),))
 
 
 def _pick_weight(a, b, first_wins):
@@ -69,11 +70,11 @@ def _extremum(name, forward, first_wins) -> Primitive:
     w = lambda a, b: _pick_weight(a, b, first_wins)  # noqa: E731
     def share(g, a, b):  # `where`, so a nan gradient does not leak to the side that lost
         weight = w(a, b)
-        return gen.where(weight == 1, g, gen.where(weight == 0, 0, g * 0.5))
+        return WHERE(g, WHERE(0, g * 0.5, cond=weight == 0), cond=weight == 1)
     return Primitive(
         name, lambda a, b: np.where(a == b, a, forward(a, b)),  # a tie gives a, as PyTorch
-        vjps=(lambda g, out, a, b: sum_to(share(g, a, b), a.shape),
-              lambda g, out, a, b: sum_to(share(g, b, a), b.shape)),
+        vjps=(lambda g, out, a, b: share(g, a, b),
+              lambda g, out, a, b: share(g, b, a)),
         jvps=(lambda t, out, a, b: share(t, a, b),
               lambda t, out, a, b: share(t, b, a)))
 
@@ -83,10 +84,10 @@ MINIMUM = _extremum("minimum", np.minimum, first_wins=False)
 
 WHERE = Primitive(
     "where", lambda a, b, cond: np.where(cond, a, b),
-    vjps=(lambda g, out, a, b, cond: sum_to(g * cond, a.shape),
-          lambda g, out, a, b, cond: sum_to(g * ~cond, b.shape)),
-    jvps=(lambda t, out, a, b, cond: t * cond,
-          lambda t, out, a, b, cond: t * ~cond))
+    vjps=(lambda g, out, a, b, cond: WHERE(g, 0, cond=cond),
+          lambda g, out, a, b, cond: WHERE(0, g, cond=cond)),
+    jvps=(lambda t, out, a, b, cond: WHERE(t, 0, cond=cond),
+          lambda t, out, a, b, cond: WHERE(0, t, cond=cond)))
 
 
 def exp(x) -> Tensor: return apply(EXP, (as_tensor(x),), _NO_ATTRS)
@@ -115,6 +116,6 @@ def minimum(a, b) -> Tensor:
 
 def where(cond, a, b) -> Tensor:
     """Elementwise choice: a where cond is true, else b (cond has no gradient)."""
-    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool)
+    cond = np.asarray(_data(cond), dtype=bool)
     a, b = _pair(a, b)
     return apply(WHERE, (a, b), {"cond": cond})

@@ -8,25 +8,36 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor, modify_in_place
-from chainrule.ops import generic as gen
 from chainrule.ops.arithmetic import add, div, mul, pow, sub  # noqa: A004
-from chainrule.ops.elementwise import clip
+from chainrule.ops.elementwise import WHERE, clip
 from chainrule.ops.shape import _index, getitem, ints_first
 from chainrule.random import get_rng
+
+def _zeros(x) -> np.ndarray:
+    """A constant zero gradient of x's shape: nothing flows back through an overwrite."""
+    return np.zeros(x.shape, x.dtype)
+
 
 # a's values replaced by b (broadcast): the gradient reaches b only
 OVERWRITE = Primitive(
     "overwrite", lambda a, b: np.broadcast_to(b, a.shape).astype(a.dtype),
-    vjps=(lambda g, out, a, b: gen.zeros_like(g),
-          lambda g, out, a, b: gen.sum_to(g, b.shape)),
-    jvps=(lambda t, out, a, b: gen.zeros_like(t),
-          lambda t, out, a, b: gen.broadcast_to(t, out.shape)))
+    vjps=(lambda g, out, a, b: _zeros(g),
+          lambda g, out, a, b: g),
+    jvps=(lambda t, out, a, b: _zeros(out),
+          lambda t, out, a, b: t))
 
 
 def _setitem(a, v, index):
     out = a.copy()
     out[index] = v
     return out
+
+
+def _zeroed_at(g, index):
+    """g with the elements at `index` set to zero (the gradient of what was overwritten)."""
+    keep = np.ones(g.shape, dtype=bool)
+    keep[index] = False
+    return WHERE(g, 0, cond=keep)
 
 
 def _placed(t, index, shape):
@@ -39,9 +50,9 @@ def _placed(t, index, shape):
 # a with a[index] = v: the gradient reaches a outside the index, v inside it
 SETITEM = Primitive(
     "setitem", _setitem,
-    vjps=(lambda g, out, a, v, index: gen.zeroed_at(g, index),
-          lambda g, out, a, v, index: gen.sum_to(g[index], v.shape)),
-    jvps=(lambda t, out, a, v, index: gen.zeroed_at(t, index),
+    vjps=(lambda g, out, a, v, index: _zeroed_at(g, index),
+          lambda g, out, a, v, index: g[index]),
+    jvps=(lambda t, out, a, v, index: _zeroed_at(t, index),
           lambda t, out, a, v, index: _placed(np.broadcast_to(t, out[index].shape), index,
                                               out.shape)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import Primitive, Tensor, apply, as_tensor
-from chainrule.ops import generic as gen
+from chainrule.ops.elementwise import EXP
 
 try:
     from numpy.exceptions import AxisError
@@ -34,7 +34,7 @@ SOFTMAX = Primitive(
 
 LOG_SOFTMAX = Primitive(
     "log_softmax", _log_softmax,
-    vjps=(lambda g, out, a, axis: g - gen.exp(out) * g.sum(axis=axis, keepdims=True),),
+    vjps=(lambda g, out, a, axis: g - EXP(out) * g.sum(axis=axis, keepdims=True),),
     jvps=(lambda t, out, a, axis: t - (np.exp(out) * t).sum(axis=axis, keepdims=True),))
 
 
@@ -62,7 +62,7 @@ def _ce_forward(logits, target, reduction, cache):
 
 def _ce_dlogits(out, logits, target, reduction, cache):
     """d loss_i / d logits_i: softmax minus the target distribution (times its mass)."""
-    p = gen.softmax(logits, -1) if isinstance(logits, Tensor) else cache["softmax"]
+    p = SOFTMAX(logits, axis=-1) if isinstance(logits, Tensor) else cache["softmax"]
     if target.dtype.kind in "iu":
         onehot = np.zeros(p.shape, dtype=p.dtype)
         rows = onehot.reshape(-1, p.shape[-1])

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import Primitive, Tensor, apply, as_tensor
-from chainrule.ops.generic import broadcast_to, exp
+from chainrule.ops.elementwise import EXP
+from chainrule.ops.shape import BROADCAST_TO
 
 try:
     from numpy.exceptions import AxisError
@@ -49,7 +50,7 @@ def _kept_shape(shape: tuple, axes) -> tuple:
 
 def _spread(g, a, axes):
     """Broadcast a reduced gradient back over the reduced axes."""
-    return broadcast_to(g.reshape(_kept_shape(a.shape, axes)), a.shape)
+    return BROADCAST_TO(g.reshape(_kept_shape(a.shape, axes)), shape=a.shape)
 
 
 def _count(shape, axes) -> int:
@@ -108,7 +109,7 @@ def _logsumexp(a, axes, keepdims):
 
 def _lse_weights(out, a, axes):
     """softmax(a) along axes: d logsumexp / d a."""
-    return exp(a - out.reshape(_kept_shape(a.shape, axes)))
+    return EXP(a - out.reshape(_kept_shape(a.shape, axes)))
 
 
 LOGSUMEXP = Primitive(

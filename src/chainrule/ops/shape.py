@@ -4,7 +4,24 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import Primitive, Tensor, VariadicRule, apply, as_tensor
-from chainrule.ops.generic import scatter_add, sum_to
+
+
+def scatter_add(g: np.ndarray, index, shape: tuple) -> np.ndarray:
+    """A zero array of `shape` with `g` added at `index` (repeated indices accumulate)."""
+    out = np.zeros(shape, dtype=g.dtype)
+    if _is_basic_index(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def _is_basic_index(index) -> bool:
+    """Slices, integers, None and Ellipsis never repeat an element."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
+               for i in items)
+
 
 RESHAPE = Primitive(
     "reshape", lambda a, shape: np.reshape(a, shape),
@@ -18,19 +35,19 @@ TRANSPOSE = Primitive(
 
 BROADCAST_TO = Primitive(
     "broadcast_to", lambda a, shape: np.broadcast_to(a, shape),
-    vjps=(lambda g, out, a, shape: sum_to(g, a.shape),),
+    vjps=(lambda g, out, a, shape: g,),  # the reverse pass sums the broadcast axes
     jvps=(lambda t, out, a, shape: np.broadcast_to(t, shape),))
 
 GETITEM = Primitive(
     "getitem", lambda a, index: a[index],
-    vjps=(lambda g, out, a, index: scatter_add(g, index, a.shape),),
+    vjps=(lambda g, out, a, index: INDEX_ADD(g, index=index, shape=a.shape),),
     jvps=(lambda t, out, a, index: t[index],))
 
 # the transpose of indexing: zeros of `shape` with g added at `index`
 INDEX_ADD = Primitive(
     "index_add", lambda g, index, shape: scatter_add(g, index, shape),
     vjps=(lambda g, out, a, index, shape: g[index],),
-    jvps=(lambda t, out, a, index, shape: scatter_add(t, index, shape),))
+    jvps=(lambda t, out, a, index, shape: INDEX_ADD(t, index=index, shape=shape),))
 
 ASTYPE = Primitive(
     "astype", lambda a, dtype: a.astype(dtype),
