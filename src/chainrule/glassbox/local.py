@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.engine import Tensor
+from chainrule.engine import Tensor, sum_to
 from chainrule.glassbox.notation import ELEMENTWISE, local_formula
-from chainrule.ops.generic import sum_to
 
 __all__ = ["local", "jacobian", "vjp"]
 

@@ -14,9 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from chainrule.engine import Tensor, backward_pass
+from chainrule.engine import Tensor, backward_pass, sum_to
 from chainrule.glassbox.graph import graph_nodes
-from chainrule.ops.generic import sum_to
 
 __all__ = ["replay", "Replay", "NodeGrads"]
 
