@@ -35,8 +35,8 @@ _LAZY = {
         "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian")},
     "autograd_grad": "chainrule.functional",
     # gradient checking
-    "numerical_gradient": "chainrule.numgrad",
-    "gradcheck": "chainrule.numgrad",
+    "numerical_gradient": "chainrule.numerics",
+    "gradcheck": "chainrule.gradcheck",
     # the glass box
     "explain": "chainrule.glassbox.explain",
     "check_layer": "chainrule.glassbox.check",
@@ -78,8 +78,9 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if new is None:
             return None
         if fullname in ALIASES:
-            if importlib.machinery.PathFinder.find_spec(fullname, __path__) is not None:
-                return None  # the old file is still there
+            old = importlib.machinery.PathFinder.find_spec(fullname, __path__)
+            if old is not None and old.origin is not None:
+                return None  # the old file is still there (a leftover empty folder is not)
         elif getattr(sys.modules.get(fullname.rsplit(".", 1)[0]), "__name__", None) \
                 != new.rsplit(".", 1)[0]:
             return None  # below an old path that is still a real package

@@ -129,32 +129,40 @@ def vjp(f: Callable, *primals: Any) -> tuple[Tensor, Callable]:
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Tensor, Tensor]:
     """Forward mode: (f(*primals), J·tangents), pushing tangents through each primitive's
-    JVP rule during a single evaluation (no backward pass)."""
+    JVP rule during a single evaluation (no backward pass). Nests with every transform:
+    inside another jvp (each has its own level) or under grad (the tangent keeps its graph)."""
+    from chainrule.ops import clone
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents")
-    xs = []
-    for p, t in zip(primals, tangents):
-        p = as_tensor(p) if isinstance(p, Tensor) else engine.tensor(p)
-        if p.requires_grad and engine.is_grad_enabled():
-            raise NotImplementedError(
-                "jvp: differentiating a jvp in reverse mode (reverse-over-forward) is not "
-                "supported; use grad inside jvp (forward-over-reverse), as hessian does")
-        t = np.asarray(t.data if isinstance(t, Tensor) else t, dtype=p.dtype)
-        if t.shape != p.shape:
-            raise ValueError(f"jvp: tangent has shape {t.shape} but its primal has {p.shape}")
-        x = engine._wrap(p.data)
-        x._tangent = t
-        xs.append(x)
-    with forward_mode(), _evaluating():
+    nested = _transforms.depth > 0 or any(isinstance(p, Tensor) and (p.requires_grad or p._tangent)
+                                          for p in primals)
+    with forward_mode() as level, _evaluating():
+        xs = []
+        for p, t in zip(primals, tangents):
+            p = as_tensor(p) if isinstance(p, Tensor) else engine.tensor(p)
+            if not isinstance(t, Tensor):
+                t = np.asarray(t, dtype=p.dtype)
+            elif t.dtype != p.dtype:
+                t = t.astype(p.dtype)
+            if t.shape != p.shape:
+                raise ValueError(f"jvp: tangent has shape {t.shape} but its primal has "
+                                 f"{p.shape}")
+            x = clone(p)  # p itself, with its graph and outer tangents, plus this level's
+            x._tangent = {**(x._tangent or {}), level: t}
+            xs.append(x)
         out = as_tensor(f(*xs))
-    if out.requires_grad and _transforms.depth > 0:
-        raise NotImplementedError(
-            "jvp: the output depends on a tensor that an outer reverse-mode transform "
-            "differentiates (reverse-over-forward), which is not supported; put grad inside "
-            "jvp (forward-over-reverse) or use jacobian(mode='rev')")
-    tangent = out._tangent if out._tangent is not None else np.zeros_like(out.data)
-    return out.detach(), engine._wrap(np.array(tangent))
+        tangent = (out._tangent or {}).get(level)
+    if tangent is None:
+        tangent = np.zeros_like(out.data)
+    if not isinstance(tangent, Tensor):
+        tangent = engine._wrap(np.array(tangent))
+    if out._tangent and level in out._tangent:
+        out = _detached(out) if not nested else out
+        out._tangent = {k: v for k, v in out._tangent.items() if k != level} or None
+    if not nested:
+        return _detached(out), tangent.detach()
+    return out, tangent
 
 
 def jacobian(f: Callable, mode: str = "rev", argnums: int = 0) -> Callable:
@@ -178,8 +186,12 @@ def jacobian(f: Callable, mode: str = "rev", argnums: int = 0) -> Callable:
                 e = np.zeros(x.size, dtype=x.dtype)
                 e[j] = 1
                 out, col = jvp(f_of_x, (x,), (e.reshape(x.shape),))
-                columns.append(col.data)
-            jac = np.stack(columns, axis=-1) if columns else np.zeros(out.shape + (0,), out.dtype)
+                columns.append(col)
+            if any(c.requires_grad or c._tangent for c in columns):
+                from chainrule.ops import stack  # keeps the columns' graph and tangents
+                return stack(columns, axis=-1).reshape(out.shape + x.shape)
+            jac = (np.stack([c.data for c in columns], axis=-1) if columns
+                   else np.zeros(out.shape + (0,), out.dtype))
             return engine._wrap(jac.reshape(out.shape + x.shape))
         out, pullback = vjp(f_of_x, x)
         rows = []

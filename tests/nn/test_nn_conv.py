@@ -77,10 +77,10 @@ def test_small_cnn_trains_like_pytorch():
 def test_im2col_col2im_are_transposes_and_rules_agree():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(2, 2, 5, 6))
-    cols = conv._im2col(x, 3, 2, 2, 1)
+    cols = conv.im2col(x, 3, 2, 2, 1)
     c = rng.normal(size=cols.shape)
     # <im2col(x), c> == <x, col2im(c)>: the two maps are adjoint
-    assert np.sum(cols * c) == pytest.approx(np.sum(x * conv._col2im(c, x.shape, 3, 2, 2, 1)))
+    assert np.sum(cols * c) == pytest.approx(np.sum(x * conv.col2im(c, x.shape, 3, 2, 2, 1)))
     w = rng.normal(size=(3, 2, 3, 3))
     f = lambda a: (F.conv2d(a, w, None, 2, 1) ** 2).sum()  # noqa: E731
     analytic = cr.grad(f)(x).numpy()

@@ -112,20 +112,48 @@ def _versions(inputs: tuple) -> tuple:
     return tuple([t._version for t in inputs]) + (0,)
 
 
-def _push_tangents(prim: Primitive, inputs: tuple, args: list, attrs: dict, out: "Tensor"):
-    """Forward mode: out's tangent is the sum of each input tangent pushed through its JVP."""
-    tangent = None
-    for i, t in enumerate(inputs):
-        if t._tangent is not None:
-            jvps = prim.jvps
-            if jvps is None:
-                raise NotImplementedError(f"forward mode: {prim.name} has no JVP rule")
-            if type(jvps) is VariadicRule:
-                contrib = jvps.rule(i, t._tangent, out.data, args, **attrs)
+def _push_tangents(prim: Primitive, inputs: tuple, args: tuple, attrs: dict, out: Tensor):
+    """Forward mode: at every live level, out's tangent is the sum of the inputs' tangents
+    pushed through their JVP rules. Tangents are kept per level (`{level: tangent}`), so
+    forward mode nests (jvp of jvp): a level's rules run with only the levels outside it
+    live, on Tensors when an outer level or a recorded graph must see them (jvp of jvp,
+    grad of jvp), and on plain arrays otherwise (the fast, common case)."""
+    state = _state
+    top = state.fwd_level
+    levels = sorted({lvl for t in inputs if t._tangent for lvl in t._tangent if lvl <= top})
+    if not levels:
+        return
+    jvps = prim.jvps
+    if jvps is None:
+        raise NotImplementedError(f"forward mode: {prim.name} has no JVP rule")
+    variadic = type(jvps) is VariadicRule
+    record = state.grad_enabled and any(t.requires_grad for t in inputs)
+    out._tangent = tangents = {}
+    for lvl in levels:
+        mine = [t._tangent.get(lvl) if t._tangent else None for t in inputs]
+        as_tensors = lvl > 1 or record or any(isinstance(m, Tensor) for m in mine)
+        r_args, r_out = (inputs, out) if as_tensors else (args, out.data)
+        state.fwd_level = lvl - 1  # inside this level's rules only the outer levels live
+        try:
+            total = None
+            for i, tan in enumerate(mine):
+                if tan is None:
+                    continue
+                if as_tensors and not isinstance(tan, Tensor):
+                    tan = _wrap(tan)
+                contrib = (jvps.rule(i, tan, r_out, r_args, **attrs) if variadic
+                           else jvps[i](tan, r_out, *r_args, **attrs))
+                total = contrib if total is None else total + contrib
+            shape, dtype = out.data.shape, out.data.dtype
+            if isinstance(total, Tensor):
+                if total.shape != shape:
+                    total = total.broadcast_to(shape)
+                if total.dtype != dtype:
+                    total = total.astype(dtype)
             else:
-                contrib = jvps[i](t._tangent, out.data, *args, **attrs)
-            tangent = contrib if tangent is None else tangent + contrib
-    if tangent is not None:
-        if tangent.shape != out.data.shape:
-            tangent = np.broadcast_to(tangent, out.data.shape)
-        out._tangent = np.asarray(tangent, dtype=out.data.dtype)
+                if total.shape != shape:
+                    total = np.broadcast_to(total, shape)
+                total = np.asarray(total, dtype=dtype)
+        finally:
+            state.fwd_level = top
+        tangents[lvl] = total

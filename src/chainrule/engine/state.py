@@ -102,15 +102,13 @@ class enable_grad(set_grad_enabled):
 
 
 class forward_mode:
-    """Marks a live forward-mode evaluation (entered by `jvp`), so tangents propagate."""
+    """One more live forward-mode level (entered by `jvp`): tangents of this level
+    propagate while it lasts. `with forward_mode() as level:` gives its number (1 for the
+    outermost); levels nest, as jvp of jvp needs."""
 
-    def __enter__(self):
-        if _state.fwd_level:
-            raise NotImplementedError(
-                "jvp: nested forward mode (jvp inside jvp, or a forward-mode jacobian "
-                "inside jvp) is not supported; use jvp of grad (forward-over-reverse) "
-                "or jacobian(mode='rev') for the inner transform")
+    def __enter__(self) -> int:
         _state.fwd_level += 1
+        return _state.fwd_level
 
     def __exit__(self, *exc):
         _state.fwd_level -= 1

@@ -105,7 +105,12 @@ class Tensor:
 
     @property
     def tangent(self) -> np.ndarray | None:
-        return self._tangent
+        """The forward-mode tangent of the innermost level that reached this tensor (as an
+        array), or None."""
+        if not self._tangent:
+            return None
+        t = self._tangent[max(self._tangent)]
+        return t.data if isinstance(t, Tensor) else t
 
     def numpy(self) -> np.ndarray:
         return self.data

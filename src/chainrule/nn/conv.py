@@ -2,9 +2,8 @@
 
 `im2col` turns every receptive field of an (N, C, H, W) input into one row, so a
 convolution is one matrix product (the fused `linear` primitive) and max pooling a max
-over each row. im2col and its transpose col2im are linear maps, so each is the other's
-VJP and each is its own JVP: two small primitives below, rules side by side, and
-convolution gets gradients of any order from the existing ops.
+over each row. im2col and col2im are primitives in `chainrule.ops.conv`, so convolution
+gets gradients of any order from the existing ops.
 """
 from __future__ import annotations
 
@@ -13,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import ops
-from chainrule.engine import Primitive, Tensor, apply, as_tensor
+from chainrule import numerics, ops
+from chainrule.engine import Tensor, as_tensor
+from chainrule.ops.conv import COL2IM, IM2COL, col2im, im2col  # noqa: F401  (re-exported)
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 
@@ -22,66 +22,7 @@ __all__ = ["im2col", "col2im", "conv2d", "max_pool2d", "Conv2d", "MaxPool2d"]
 
 
 def _out_size(size: int, k: int, stride: int, pad: int) -> int:
-    return (size + 2 * pad - k) // stride + 1
-
-
-def _im2col(x: np.ndarray, kh: int, kw: int, stride: int, pad: int,
-            pad_value: float = 0.0) -> np.ndarray:
-    """(N, C, H, W) -> (N*OH*OW, C*kh*kw): one row per output position."""
-    n, c, h, w = x.shape
-    oh, ow = _out_size(h, kh, stride, pad), _out_size(w, kw, stride, pad)
-    if pad:
-        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=pad_value)
-    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
-    win = win[:, :, ::stride, ::stride][:, :, :oh, :ow]      # (N, C, OH, OW, kh, kw)
-    return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
-
-
-def _col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int,
-            pad: int) -> np.ndarray:
-    """The transpose of _im2col: add every row back onto the positions it came from."""
-    n, c, h, w = x_shape
-    oh, ow = _out_size(h, kh, stride, pad), _out_size(w, kw, stride, pad)
-    col = cols.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)
-    img = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=cols.dtype)
-    for y in range(kh):
-        y_max = y + stride * oh
-        for x in range(kw):
-            img[:, :, y:y_max:stride, x:x + stride * ow:stride] += col[:, :, y, x]
-    return img[:, :, pad:pad + h, pad:pad + w]
-
-
-def im2col(x: Any, kh: int, kw: int, stride: int = 1, pad: int = 0,
-           pad_value: float = 0.0) -> Any:
-    """im2col on an array (NumPy) or a Tensor (recorded, differentiable)."""
-    if isinstance(x, Tensor):
-        return apply(IM2COL, (x,), {"kh": kh, "kw": kw, "stride": stride, "pad": pad,
-                                    "pad_value": pad_value})
-    return _im2col(x, kh, kw, stride, pad, pad_value)
-
-
-def col2im(cols: Any, x_shape: tuple, kh: int, kw: int, stride: int = 1, pad: int = 0) -> Any:
-    if isinstance(cols, Tensor):
-        return apply(COL2IM, (cols,), {"x_shape": tuple(x_shape), "kh": kh, "kw": kw,
-                                       "stride": stride, "pad": pad})
-    return _col2im(cols, x_shape, kh, kw, stride, pad)
-
-
-# The padding value only decides what padded positions hold; they have no input behind
-# them, so the derivative is the same linear map either way.
-IM2COL = Primitive(
-    "im2col", _im2col,
-    vjps=(lambda g, out, x, kh, kw, stride, pad, pad_value:
-          col2im(g, x.shape, kh, kw, stride, pad),),
-    jvps=(lambda t, out, x, kh, kw, stride, pad, pad_value:
-          _im2col(t, kh, kw, stride, pad, 0.0),))
-
-COL2IM = Primitive(
-    "col2im", _col2im,
-    vjps=(lambda g, out, cols, x_shape, kh, kw, stride, pad:
-          im2col(g, kh, kw, stride, pad),),
-    jvps=(lambda t, out, cols, x_shape, kh, kw, stride, pad:
-          _col2im(t, x_shape, kh, kw, stride, pad),))
+    return numerics.conv_out_size(size, k, stride, pad)
 
 
 def _pair(v: Any, name: str) -> int:

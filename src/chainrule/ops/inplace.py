@@ -10,7 +10,7 @@ import numpy as np
 from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor, modify_in_place
 from chainrule.ops.arithmetic import add, div, mul, pow, sub  # noqa: A004
 from chainrule.ops.elementwise import WHERE, clip
-from chainrule.ops.shape import _index, getitem, ints_first
+from chainrule.ops.shape import BROADCAST_TO, INDEX_ADD, _index, getitem, ints_first
 from chainrule.random import get_rng
 
 def _zeros(x) -> np.ndarray:
@@ -40,21 +40,14 @@ def _zeroed_at(g, index):
     return WHERE(g, 0, cond=keep)
 
 
-def _placed(t, index, shape):
-    """Zeros of `shape` with t written at `index` (the tangent of an assigned value)."""
-    out = np.zeros(shape, dtype=t.dtype)
-    out[index] = t
-    return out
-
-
 # a with a[index] = v: the gradient reaches a outside the index, v inside it
 SETITEM = Primitive(
     "setitem", _setitem,
     vjps=(lambda g, out, a, v, index: _zeroed_at(g, index),
           lambda g, out, a, v, index: g[index]),
     jvps=(lambda t, out, a, v, index: _zeroed_at(t, index),
-          lambda t, out, a, v, index: _placed(np.broadcast_to(t, out[index].shape), index,
-                                              out.shape)))
+          lambda t, out, a, v, index: INDEX_ADD(BROADCAST_TO(t, shape=out[index].shape),
+                                                index=index, shape=out.shape)))
 
 CLONE = Primitive("clone", lambda a: a.copy(),
                   vjps=(lambda g, out, a: g,), jvps=(lambda t, out, a: t,))

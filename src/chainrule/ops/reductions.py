@@ -60,7 +60,7 @@ def _count(shape, axes) -> int:
 SUM = Primitive(
     "sum", lambda a, axes, keepdims: np.sum(a, axis=axes, keepdims=keepdims),
     vjps=(lambda g, out, a, axes, keepdims: _spread(g, a, axes),),
-    jvps=(lambda t, out, a, axes, keepdims: np.sum(t, axis=axes, keepdims=keepdims),))
+    jvps=(lambda t, out, a, axes, keepdims: t.sum(axis=axes, keepdims=keepdims),))
 
 def _mean(a, axes, keepdims):
     """np.mean without its warning: the mean of nothing is nan, quietly (as PyTorch)."""
@@ -74,7 +74,7 @@ def _mean(a, axes, keepdims):
 MEAN = Primitive(
     "mean", _mean,
     vjps=(lambda g, out, a, axes, keepdims: _spread(g, a, axes) / _count(a.shape, axes),),
-    jvps=(lambda t, out, a, axes, keepdims: _mean(t, axes, keepdims),))
+    jvps=(lambda t, out, a, axes, keepdims: MEAN(t, axes=axes, keepdims=keepdims),))
 
 
 def _argext_weights(out, a, axes):
@@ -91,7 +91,7 @@ def _extremum(name, forward) -> Primitive:
         vjps=(lambda g, out, a, axes, keepdims:
               _spread(g, a, axes) * _argext_weights(out, a, axes).astype(a.dtype),),
         jvps=(lambda t, out, a, axes, keepdims:
-              np.sum(t * _argext_weights(out, a, axes), axis=axes, keepdims=keepdims),))
+              (t * _argext_weights(out, a, axes)).sum(axis=axes, keepdims=keepdims),))
 
 
 MAX = _extremum("max", np.max)
@@ -116,7 +116,7 @@ LOGSUMEXP = Primitive(
     "logsumexp", _logsumexp,
     vjps=(lambda g, out, a, axes, keepdims: _spread(g, a, axes) * _lse_weights(out, a, axes),),
     jvps=(lambda t, out, a, axes, keepdims:
-          np.sum(t * _lse_weights(out, a, axes), axis=axes, keepdims=keepdims),))
+          (t * _lse_weights(out, a, axes)).sum(axis=axes, keepdims=keepdims),))
 
 
 def _reduce(prim: Primitive, x, axis, keepdims) -> Tensor:

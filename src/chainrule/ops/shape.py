@@ -31,12 +31,12 @@ RESHAPE = Primitive(
 TRANSPOSE = Primitive(
     "transpose", lambda a, axes: np.transpose(a, axes),
     vjps=(lambda g, out, a, axes: g.transpose(tuple(np.argsort(axes))),),
-    jvps=(lambda t, out, a, axes: np.transpose(t, axes),))
+    jvps=(lambda t, out, a, axes: t.transpose(axes),))
 
 BROADCAST_TO = Primitive(
     "broadcast_to", lambda a, shape: np.broadcast_to(a, shape),
     vjps=(lambda g, out, a, shape: g,),  # the reverse pass sums the broadcast axes
-    jvps=(lambda t, out, a, shape: np.broadcast_to(t, shape),))
+    jvps=(lambda t, out, a, shape: BROADCAST_TO(t, shape=shape),))
 
 GETITEM = Primitive(
     "getitem", lambda a, index: a[index],
@@ -64,9 +64,8 @@ def _concat_vjp(i, g, out, arrays, axis, bounds):
 
 
 def _concat_jvp(i, t, out, arrays, axis, bounds):
-    full = np.zeros(out.shape, dtype=out.dtype)
-    full[_slice_along(axis, slice(bounds[i], bounds[i + 1]))] = t
-    return full
+    return INDEX_ADD(t, index=_slice_along(axis, slice(bounds[i], bounds[i + 1])),
+                     shape=out.shape)
 
 
 CONCAT = Primitive(
@@ -75,9 +74,7 @@ CONCAT = Primitive(
 
 
 def _stack_jvp(i, t, out, arrays, axis):
-    full = np.zeros(out.shape, dtype=out.dtype)
-    full[_slice_along(axis, i)] = t
-    return full
+    return INDEX_ADD(t, index=_slice_along(axis, i), shape=out.shape)
 
 
 STACK = Primitive(
