@@ -5,9 +5,8 @@
     loss = nn.CrossEntropyLoss()(model(x), t)
 """
 from chainrule.nn import functional, init
-from chainrule.nn.conv import Conv2d, MaxPool2d
-from chainrule.nn.layers import (BatchNorm1d, Dropout, Flatten, Identity, Linear, LogSoftmax,
-                                 ReLU, Sigmoid, Softmax, Tanh)
+from chainrule.nn.layers import (BatchNorm1d, Conv2d, Dropout, Flatten, Identity, Linear,
+                                 LogSoftmax, MaxPool2d, ReLU, Sigmoid, Softmax, Tanh)
 from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from chainrule.nn.module import Module, ModuleList, Parameter, Sequential, StateDictError
 

@@ -1,4 +1,5 @@
-"""Conv2d and MaxPool2d through im2col, as the book builds them.
+"""conv2d and max_pool2d through im2col, as the book builds them (the modules Conv2d and
+MaxPool2d in chainrule.nn.layers call these).
 
 `im2col` turns every receptive field of an (N, C, H, W) input into one row, so a
 convolution is one matrix product (the fused `linear` primitive) and max pooling a max
@@ -7,7 +8,6 @@ gets gradients of any order from the existing ops.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -15,17 +15,15 @@ import numpy as np
 from chainrule import numerics, ops
 from chainrule.engine import Tensor, as_tensor
 from chainrule.ops.conv import COL2IM, IM2COL, col2im, im2col  # noqa: F401  (re-exported)
-from chainrule.nn import init
-from chainrule.nn.module import Module, Parameter
 
-__all__ = ["im2col", "col2im", "conv2d", "max_pool2d", "Conv2d", "MaxPool2d"]
+__all__ = ["im2col", "col2im", "conv2d", "max_pool2d"]
 
 
 def _out_size(size: int, k: int, stride: int, pad: int) -> int:
     return numerics.conv_out_size(size, k, stride, pad)
 
 
-def _pair(v: Any, name: str) -> int:
+def square(v: Any, name: str) -> int:
     """Square kernels/strides only: an int, or a pair of equal ints."""
     if isinstance(v, (tuple, list)):
         if len(v) != 2 or v[0] != v[1]:
@@ -69,52 +67,3 @@ def max_pool2d(x: Any, kernel_size: int, stride: int | None = None, padding: int
     cols = im2col(x.reshape(n * c, 1, h, w), kernel_size, kernel_size, stride, padding,
                   pad_value=-np.inf)                                 # (N*C*OH*OW, k*k)
     return cols.max(axis=1).reshape(n, c, oh, ow)
-
-
-class Conv2d(Module):
-    """2-d convolution (square kernel, stride and padding), PyTorch's default init:
-    kaiming_uniform(a=sqrt(5)) for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple,
-                 stride: int | tuple = 1, padding: int | tuple = 0, bias: bool = True,
-                 dtype: Any = np.float32) -> None:
-        super().__init__()
-        k = _pair(kernel_size, "Conv2d kernel_size")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride = (k, k), _pair(stride, "Conv2d stride")
-        self.padding = _pair(padding, "Conv2d padding")
-        self.weight = Parameter(np.empty((out_channels, in_channels, k, k), dtype=dtype))
-        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            init.uniform_(self.bias, -1 / math.sqrt(in_channels * k * k),
-                          1 / math.sqrt(in_channels * k * k))
-
-    def forward(self, x: Any) -> Tensor:
-        from chainrule.nn.layers import check_input_dtype
-        x = check_input_dtype("Conv2d", x, self.weight)
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={(self.stride, self.stride)}")
-        if self.padding:
-            s += f", padding={(self.padding, self.padding)}"
-        return s + ("" if self.bias is not None else ", bias=False")
-
-
-class MaxPool2d(Module):
-    """Max over square windows (stride defaults to the kernel size, as in PyTorch)."""
-
-    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0) -> None:
-        super().__init__()
-        self.kernel_size = _pair(kernel_size, "MaxPool2d kernel_size")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "MaxPool2d stride")
-        self.padding = _pair(padding, "MaxPool2d padding")
-
-    def forward(self, x: Any) -> Tensor:
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}, dilation=1, ceil_mode=False")

@@ -5,7 +5,7 @@ The two binary cross-entropies are fused primitives with their VJP and JVP rules
 side (as in `chainrule.ops`): BCE clamps its logs at -100 and divides its gradient by
 max(p(1-p), 1e-12) exactly as PyTorch does, so p of exactly 0 or 1 gives PyTorch's finite
 numbers; BCE-with-logits uses max(x,0) - x*y + log1p(exp(-|x|)), finite for any logit.
-The rules take arrays or Tensors (see `chainrule.ops.generic`), so second derivatives work.
+The rules take arrays or Tensors (primitives run on either), so second derivatives work.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import numpy as np
 from chainrule import ops
 from chainrule.engine import Primitive, Tensor, apply, as_tensor
 from chainrule.ops.elementwise import _sigmoid
+from chainrule.nn.conv import conv2d, max_pool2d  # noqa: F401  (part of F)
 
 try:
     from numpy.exceptions import AxisError
@@ -347,4 +348,3 @@ def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray 
     return y
 
 
-from chainrule.nn.conv import conv2d, max_pool2d  # noqa: E402  (conv builds on this module's package)

@@ -1,4 +1,5 @@
-"""Layers: Linear, the activations, Flatten, Dropout and BatchNorm1d (PyTorch's semantics)."""
+"""Layers: Linear, the activations, Flatten, Dropout, BatchNorm1d, Conv2d and MaxPool2d
+(PyTorch's semantics)."""
 from __future__ import annotations
 
 import math
@@ -9,11 +10,12 @@ import numpy as np
 from chainrule import ops
 from chainrule.engine import Tensor, as_tensor
 from chainrule.nn import functional as F
+from chainrule.nn.conv import conv2d, max_pool2d, square
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 
 __all__ = ["Identity", "Linear", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
-           "Flatten", "Dropout", "BatchNorm1d"]
+           "Flatten", "Dropout", "BatchNorm1d", "Conv2d", "MaxPool2d"]
 
 
 def check_input_dtype(layer: str, x: Any, weight: Tensor) -> Tensor:
@@ -181,3 +183,51 @@ class BatchNorm1d(Module):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.use_bias}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+class Conv2d(Module):
+    """2-d convolution (square kernel, stride and padding), PyTorch's default init:
+    kaiming_uniform(a=sqrt(5)) for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple,
+                 stride: int | tuple = 1, padding: int | tuple = 0, bias: bool = True,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        k = square(kernel_size, "Conv2d kernel_size")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size, self.stride = (k, k), square(stride, "Conv2d stride")
+        self.padding = square(padding, "Conv2d padding")
+        self.weight = Parameter(np.empty((out_channels, in_channels, k, k), dtype=dtype))
+        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            init.uniform_(self.bias, -1 / math.sqrt(in_channels * k * k),
+                          1 / math.sqrt(in_channels * k * k))
+
+    def forward(self, x: Any) -> Tensor:
+        x = check_input_dtype("Conv2d", x, self.weight)
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={(self.stride, self.stride)}")
+        if self.padding:
+            s += f", padding={(self.padding, self.padding)}"
+        return s + ("" if self.bias is not None else ", bias=False")
+
+
+class MaxPool2d(Module):
+    """Max over square windows (stride defaults to the kernel size, as in PyTorch)."""
+
+    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0) -> None:
+        super().__init__()
+        self.kernel_size = square(kernel_size, "MaxPool2d kernel_size")
+        self.stride = self.kernel_size if stride is None else square(stride, "MaxPool2d stride")
+        self.padding = square(padding, "MaxPool2d padding")
+
+    def forward(self, x: Any) -> Tensor:
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, dilation=1, ceil_mode=False")
