@@ -144,6 +144,20 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
     return None if inputs is None else found
 
 
+def backward(self: Tensor, grad: Any = None, retain_graph: bool = False,
+             create_graph: bool = False) -> None:
+    """Tensor.backward: accumulate d(self)/d(leaf) into every leaf's `.grad` (weighted by
+    `grad`)."""
+    if not self.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad and has no graph; "
+                           "create inputs with requires_grad=True")
+    backward_pass([self], [grad], retain_graph=retain_graph or create_graph,
+                  create_graph=create_graph)
+
+
+Tensor.backward = backward  # the reverse pass is defined after Tensor, so it installs this
+
+
 def sum_to(x: Any, shape: tuple) -> Any:
     """Sum a broadcast gradient back down to `shape`: the one place where broadcasting is
     undone (rules return the gradient at the output's shape; the reverse pass reduces it).

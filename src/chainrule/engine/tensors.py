@@ -179,17 +179,6 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    # ---- reverse mode -----------------------------------------------------------------
-    def backward(self, grad: Any = None, retain_graph: bool = False,
-                 create_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (weighted by `grad`)."""
-        if not self.requires_grad:
-            raise RuntimeError("backward: this tensor does not require grad and has no graph; "
-                               "create inputs with requires_grad=True")
-        from chainrule.engine.backward import backward_pass
-        backward_pass([self], [grad], retain_graph=retain_graph or create_graph,
-                      create_graph=create_graph)
-
 
 
 def _init(t: Tensor, data: np.ndarray) -> Tensor:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chainrule.glassbox.compare import GradientResult, LayerCheckReport, compare
-from chainrule.numgrad import numerical_gradient
+from chainrule.numerics import numerical_gradient
 
 __all__ = ["check_layer", "LayerCheckReport", "GradientResult"]
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import nn, optim
+from chainrule import nn
+from chainrule.nn import optim
 from chainrule.engine import as_tensor, no_grad
 from chainrule.train.checkpoints import resume_from, save_checkpoint
 from chainrule.train.config import OPTIMIZERS, TrainConfig

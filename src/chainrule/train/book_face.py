@@ -1,5 +1,5 @@
 """The loop's stepper for the book face: TwoLayerNet (MultiLayerNet for several hidden
-sizes) from chainrule.models, updated the book's way, W -= lr * dW, in place."""
+sizes) from chainrule.book.models, updated the book's way, W -= lr * dW, in place."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.models import MultiLayerNet, TwoLayerNet
+from chainrule.book.models import MultiLayerNet, TwoLayerNet
 from chainrule.train.config import TrainConfig
 
 __all__ = ["BookFace"]

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import nn, optim
+from chainrule import nn
+from chainrule.nn import optim
 from chainrule.random import get_rng
 from chainrule.serialization import load, load_metadata, save
 from chainrule.train.config import ConfigError, TrainConfig, parse_hidden
