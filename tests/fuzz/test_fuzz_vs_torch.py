@@ -203,6 +203,13 @@ def _divergence_index():
                 _X234)
 
 
+def _divergence_empty_ellipsis():
+    # the Ellipsis covers no dims here: PyTorch keeps the arrays' axis in place, NumPy
+    # moves it first: [[1, 6], [13, 18]] against [[1, 13], [6, 18]]
+    _pair_check(lambda x: x[:, np.array([0, 1]), ..., np.array([1, 2])],
+                lambda x: x[:, torch.tensor([0, 1]), ..., torch.tensor([1, 2])], _X234)
+
+
 def _divergence_squeeze():
     _pair_check(lambda x: x.squeeze(1), lambda x: x.squeeze(1), _X234)
 
@@ -235,6 +242,7 @@ def _divergence_transpose():
 
 KNOWN = {
     "int_with_separated_array_index": _divergence_index,
+    "arrays_around_empty_ellipsis": _divergence_empty_ellipsis,
     "squeeze_non_unit": _divergence_squeeze,
     "tensor_flatten_zero_size": _divergence_flatten,
     "dim_keyword": _divergence_dim,
