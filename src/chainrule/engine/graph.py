@@ -1,7 +1,7 @@
 """Primitives and `apply`: run a primitive forward, record the node, push tangents."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -10,8 +10,44 @@ from chainrule.engine.tensors import Tensor, _wrap, as_tensor
 
 _ndarray = np.ndarray
 
+class Notation(NamedTuple):
+    """How the glass box writes a primitive: what explain, the graph pictures, the
+    expression traces and the gradient-flow report print for it.
+
+    Each text is a template that `str.format` fills in with the fields named below and
+    the node's attributes (pow's `p`), or a function taking the same arguments and
+    returning the text, for the rare text that needs arithmetic.
+
+    symbol       the label in the operation's circle in a graph picture ("×", "σ")
+    formula      ∂out/∂input_i, one per input (the last serves any further inputs), as
+                 explain's table writes it with a, b for the inputs: "b" for mul's first
+                 input; fields `shapes` ("3×2 → 4×2") and `n` (inputs per output element)
+    elementwise  the local derivative is one number per element, so explain shows its
+                 values (computed with the primitive's own JVP rule)
+    trace        the row's definition in an expression trace, from the operands' labels
+                 {0}, {1}: "{0} × {1}"; None for ops an expression cannot produce
+    trace_rules  ∂row/∂operand_i in a trace, with the operands' labels {0}, {1} and the
+                 row's own label {v}: "{1}" for mul's first operand
+    slope        an activation's local derivative from its output alone, as a fraction
+                 of its largest value (the gradient-flow report's saturation)
+    """
+    symbol: str | Callable[..., str]
+    formula: tuple
+    elementwise: bool = False
+    trace: str | Callable[..., str] | None = None
+    trace_rules: tuple = ()
+    slope: Callable[[np.ndarray], np.ndarray] | None = None
+
+    @classmethod
+    def generic(cls, symbol: str) -> "Notation":
+        """What the glass box says of an op with no text of its own: its name, and that
+        its local derivative is a Jacobian-vector product from one shape to another."""
+        return cls(symbol, ("Jacobian-vector product, {shapes}",))
+
+
 class Primitive:
-    """A differentiable operation: `forward` on arrays, one VJP and one JVP rule per input.
+    """A differentiable operation: `forward` on arrays, one VJP and one JVP rule per input,
+    and its `notation` (how the glass box explains it).
 
     `vjps[i](g, out, *args, **attrs)` returns the gradient for input i given the upstream
     gradient `g` (at the output's shape: the reverse pass sums a broadcast one back);
@@ -21,12 +57,14 @@ class Primitive:
     primitives do), so rules are written once, with operators and primitives, for both.
     """
 
-    __slots__ = ("name", "forward", "vjps", "jvps")
+    __slots__ = ("name", "forward", "vjps", "jvps", "notation")
 
     def __init__(self, name: str, forward: Callable[..., np.ndarray],
                  vjps: Sequence[Callable] | "VariadicRule",
-                 jvps: Sequence[Callable] | "VariadicRule" | None = None):
+                 jvps: Sequence[Callable] | "VariadicRule" | None = None,
+                 notation: Notation | None = None):
         self.name, self.forward, self.vjps, self.jvps = name, forward, vjps, jvps
+        self.notation = notation
 
     def __call__(self, *inputs: Any, **attrs: Any) -> Any:
         like = next((x for x in inputs if isinstance(x, Tensor)), None)

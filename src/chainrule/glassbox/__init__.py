@@ -6,7 +6,8 @@
     replay           the one backward replay the tools share: every node's upstream and sent
                      gradients, recorded without touching `.grad`
     graph, text      the graph behind a tensor and its names; number and table formatting
-    notation         every per-op table: derivative formulas, graph symbols, trace notation
+    notation         how each op is written (symbol, formulas, trace notation), read from
+                     its primitive's literal in chainrule.ops
     expr, traces     safe expressions ("(log(x)*(x+3)+x**2)/sin(x)") and their forward- and
                      reverse-mode evaluation traces
     worked_example   the tutorials' 2-2-1 sigmoid network's SGD step, every number derived

@@ -143,7 +143,7 @@ def to_dot(output: Tensor, names: Any = None, show_grad: bool = True, decimals: 
     for t in nodes:
         nid, name = ids[id(t)], namer(t)
         if t.op is not None:
-            sym = graph_symbol(t.op, t._attrs or {})
+            sym = graph_symbol(t._prim, t._attrs or {})
             out.append(f'  {nid} [shape=circle, label={label((sym, None))}, '
                        f'tooltip="{html.escape(name)} = {t.op}(…)"];')
         elif t.requires_grad:

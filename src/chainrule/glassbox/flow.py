@@ -18,7 +18,6 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from chainrule.atomic import atomic_open
-from chainrule.glassbox.notation import ACTIVATION_SLOPE
 from chainrule.glassbox.text import text_table
 
 __all__ = ["GradFlowRecorder", "grad_arrays", "vanishing", "VanishingResult", "LayerGrad",
@@ -244,7 +243,7 @@ def vanishing(depth: int = 10, activation: str = "sigmoid", width: int = 100,
     biases = [tensor(np.zeros(n_out), requires_grad=True) for n_out in sizes[1:]]
 
     h = tensor(x)
-    acts = []
+    acts, slope = [], None
     for k, (w, b) in enumerate(zip(weights, biases)):
         z = ops.linear(h, w, b)
         if k == depth - 1:
@@ -252,6 +251,7 @@ def vanishing(depth: int = 10, activation: str = "sigmoid", width: int = 100,
             break
         h = getattr(z, activation)()
         acts.append(h.data)
+        slope = h.node.primitive.notation.slope  # the local derivative ÷ its maximum
     loss = ops.softmax_cross_entropy(h, t)
     loss.backward()
 
@@ -260,7 +260,7 @@ def vanishing(depth: int = 10, activation: str = "sigmoid", width: int = 100,
         g = w.grad.data
         if k < depth - 1:
             a = acts[k]
-            local = ACTIVATION_SLOPE[activation](a)  # the local derivative ÷ its maximum
+            local = slope(a)  # from the activation's output
             act_mean, saturated = float(a.mean()), float((local < 0.01).mean())
         else:
             act_mean, saturated = math.nan, 0.0

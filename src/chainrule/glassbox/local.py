@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import Tensor, sum_to
-from chainrule.glassbox.notation import ELEMENTWISE, local_formula
+from chainrule.glassbox.notation import local_formula, notation_of
 
 __all__ = ["local", "jacobian", "vjp"]
 
@@ -12,13 +12,13 @@ __all__ = ["local", "jacobian", "vjp"]
 def local(node: Tensor, i: int) -> tuple[str, np.ndarray | None]:
     """(formula, value) of ∂node/∂input_i; value is per element for elementwise ops and
     None where the local derivative is a Jacobian-vector product."""
-    op, inp = node.op, node.inputs[i]
+    prim, inp = node._prim, node.inputs[i]
     attrs = node._attrs or {}
-    formula = local_formula(op, i, attrs, inp.shape, node.shape)
-    if op not in ELEMENTWISE:
+    formula = local_formula(prim, i, attrs, inp.shape, node.shape)
+    if not notation_of(prim).elementwise:
         return formula, None
     args = [t.data for t in node.inputs]
-    value = node._prim.jvps[i](np.ones_like(inp.data), node.data, *args, **attrs)
+    value = prim.jvps[i](np.ones_like(inp.data), node.data, *args, **attrs)
     return formula, np.array(np.broadcast_to(value, node.shape), dtype=np.float64)
 
 

@@ -12,6 +12,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from chainrule import ops
+from chainrule.engine import Primitive
 from chainrule.functional import jvp
 from chainrule.glassbox.expr import Expression, ExprError, _Record, parse
 from chainrule.glassbox.notation import trace_definition, trace_local
@@ -27,13 +29,20 @@ def _name(r: Any) -> str:
     return f"{r:g}"
 
 
+def _primitive(r: _Record) -> Primitive:
+    """The row's primitive: its node's, or in forward mode (which records no nodes) the
+    primitive of that name."""
+    prim = r.tensor._prim
+    return ops.primitive(r.op) if prim is None else prim
+
+
 def _definition(r: _Record) -> str:
-    return trace_definition(r.op, [_name(o) for o in r.operands], r.attrs)
+    return trace_definition(_primitive(r), [_name(o) for o in r.operands], r.attrs)
 
 
 def _local_text(r: _Record, i: int) -> str:
     """∂r/∂operand_i written with the trace's labels."""
-    return trace_local(r.op, i, [_name(o) for o in r.operands], r.label, r.attrs)
+    return trace_local(_primitive(r), i, [_name(o) for o in r.operands], r.label, r.attrs)
 
 
 def _times(factor: str, symbol: str) -> str:

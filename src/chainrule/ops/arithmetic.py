@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor
+from chainrule.engine.graph import Notation
 from chainrule.ops.elementwise import LOG, WHERE
 from chainrule.ops.operands import data_of as _data, operands as _pair
 
@@ -13,33 +14,43 @@ ADD = Primitive(
     vjps=(lambda g, out, a, b: g,
           lambda g, out, a, b: g),
     jvps=(lambda t, out, a, b: t,
-          lambda t, out, a, b: t))
+          lambda t, out, a, b: t),
+    notation=Notation("+", ("1", "1"), elementwise=True,
+                      trace="{0} + {1}", trace_rules=("1", "1")))
 
 SUB = Primitive(
     "sub", np.subtract,
     vjps=(lambda g, out, a, b: g,
           lambda g, out, a, b: -g),
     jvps=(lambda t, out, a, b: t,
-          lambda t, out, a, b: -t))
+          lambda t, out, a, b: -t),
+    notation=Notation("−", ("1", "−1"), elementwise=True,
+                      trace="{0} − {1}", trace_rules=("1", "−1")))
 
 MUL = Primitive(
     "mul", np.multiply,
     vjps=(lambda g, out, a, b: g * b,
           lambda g, out, a, b: g * a),
     jvps=(lambda t, out, a, b: t * b,
-          lambda t, out, a, b: a * t))
+          lambda t, out, a, b: a * t),
+    notation=Notation("×", ("b", "a"), elementwise=True,
+                      trace="{0} × {1}", trace_rules=("{1}", "{0}")))
 
 DIV = Primitive(
     "div", np.divide,
     vjps=(lambda g, out, a, b: g / b,
           lambda g, out, a, b: -g * a / (b * b)),
     jvps=(lambda t, out, a, b: t / b,
-          lambda t, out, a, b: -t * a / (b * b)))
+          lambda t, out, a, b: -t * a / (b * b)),
+    notation=Notation("÷", ("1/b", "−a/b²"), elementwise=True,
+                      trace="{0} / {1}", trace_rules=("1/{1}", "−{v}/{1}")))
 
 NEG = Primitive(
     "neg", np.negative,
     vjps=(lambda g, out, a: -g,),
-    jvps=(lambda t, out, a: -t,))
+    jvps=(lambda t, out, a: -t,),
+    notation=Notation("−x", ("−1",), elementwise=True, trace="−{0}", trace_rules=("−1",)))
+
 
 def _slope(a, p):
     """d(a**p)/da for a constant p: p * a**(p-1), and exactly 0 for p == 0 (PyTorch's
@@ -47,11 +58,18 @@ def _slope(a, p):
     return np.zeros(a.shape, a.dtype) if p == 0 else p * a ** (p - 1)
 
 
+def _pow_trace_rule(a: str, *constant: str, v: str, p: float) -> str:
+    """d(a**p)/da in a trace: 2·a for a square, p·a^(p−1) otherwise."""
+    return f"{p:g}·{a}" if p == 2 else f"{p:g}·{a}^{p - 1:g}"
+
+
 # x ** p for a constant exponent p (the common case: x**2, x**0.5)
 POW_SCALAR = Primitive(
     "pow", lambda a, p: np.power(a, p),
     vjps=(lambda g, out, a, p: g * _slope(a, p),),
-    jvps=(lambda t, out, a, p: t * _slope(a, p),))
+    jvps=(lambda t, out, a, p: t * _slope(a, p),),
+    notation=Notation("x^{p:g}", (lambda p, **_: f"{p:g}·a^{p - 1:g}",), elementwise=True,
+                      trace="{0}^{p:g}", trace_rules=(_pow_trace_rule,)))
 
 
 def _log_base(a):
@@ -70,7 +88,9 @@ POW = Primitive(
     vjps=(lambda g, out, a, b: g * _tensor_slope(a, b),
           lambda g, out, a, b: g * out * _log_base(a)),
     jvps=(lambda t, out, a, b: t * _tensor_slope(a, b),
-          lambda t, out, a, b: t * out * _log_base(a)))
+          lambda t, out, a, b: t * out * _log_base(a)),
+    notation=Notation("xᵖ", ("b·a^(b−1)", "aᵇ·ln a"), elementwise=True,
+                      trace="{0} ^ {1}", trace_rules=("{1}·{0}^({1}−1)", "{v}·ln {0}")))
 
 
 def _as_matrix_args(a, b):
@@ -105,7 +125,9 @@ MATMUL = Primitive(
     "matmul", np.matmul,
     vjps=(_matmul_vjp_a, _matmul_vjp_b),
     jvps=(lambda t, out, a, b: t @ b,
-          lambda t, out, a, b: a @ t))
+          lambda t, out, a, b: a @ t),
+    notation=Notation("@", ("Jacobian-vector product: g·bᵀ, {shapes}",
+                            "Jacobian-vector product: aᵀ·g, {shapes}")))
 
 
 def add(a, b) -> Tensor:

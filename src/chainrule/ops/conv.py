@@ -7,6 +7,7 @@ from typing import Any
 
 from chainrule import numerics
 from chainrule.engine import Primitive
+from chainrule.engine.graph import Notation
 
 # The padding value only decides what padded positions hold; they have no input behind
 # them, so the derivative is the same linear map either way.
@@ -15,14 +16,16 @@ IM2COL = Primitive(
     vjps=(lambda g, out, x, kh, kw, stride, pad, pad_value:
           COL2IM(g, x_shape=x.shape, kh=kh, kw=kw, stride=stride, pad=pad),),
     jvps=(lambda t, out, x, kh, kw, stride, pad, pad_value:
-          IM2COL(t, kh=kh, kw=kw, stride=stride, pad=pad, pad_value=0.0),))
+          IM2COL(t, kh=kh, kw=kw, stride=stride, pad=pad, pad_value=0.0),),
+    notation=Notation.generic("im2col"))
 
 COL2IM = Primitive(
     "col2im", numerics.col2im,
     vjps=(lambda g, out, cols, x_shape, kh, kw, stride, pad:
           IM2COL(g, kh=kh, kw=kw, stride=stride, pad=pad, pad_value=0.0),),
     jvps=(lambda t, out, cols, x_shape, kh, kw, stride, pad:
-          COL2IM(t, x_shape=x_shape, kh=kh, kw=kw, stride=stride, pad=pad),))
+          COL2IM(t, x_shape=x_shape, kh=kh, kw=kw, stride=stride, pad=pad),),
+    notation=Notation.generic("col2im"))
 
 
 def im2col(x: Any, kh: int, kw: int, stride: int = 1, pad: int = 0,

@@ -4,11 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor
+from chainrule.engine.graph import Notation
 from chainrule.ops.operands import data_of as _data, operands as _pair
-
-
-def _unary(name, forward, vjp, jvp) -> Primitive:
-    return Primitive(name, forward, vjps=(vjp,), jvps=(jvp,))
 
 
 def sign(x) -> np.ndarray:
@@ -24,21 +21,74 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-EXP = _unary("exp", np.exp, lambda g, out, a: g * out, lambda t, out, a: t * out)
-LOG = _unary("log", np.log, lambda g, out, a: g / a, lambda t, out, a: t / a)
-SQRT = _unary("sqrt", np.sqrt, lambda g, out, a: g / (2 * out), lambda t, out, a: t / (2 * out))
-ABS = _unary("abs", np.abs, lambda g, out, a: g * sign(a), lambda t, out, a: t * sign(a))
-SIN = _unary("sin", np.sin, lambda g, out, a: g * COS(a), lambda t, out, a: t * COS(a))
-COS = _unary("cos", np.cos, lambda g, out, a: -(g * SIN(a)), lambda t, out, a: -t * SIN(a))
-TANH = _unary("tanh", np.tanh, lambda g, out, a: g * (1 - out * out),
-              lambda t, out, a: t * (1 - out * out))
-SIGMOID = _unary("sigmoid", _sigmoid, lambda g, out, a: g * (out * (1 - out)),
-                 lambda t, out, a: t * (out * (1 - out)))
+EXP = Primitive(
+    "exp", np.exp,
+    vjps=(lambda g, out, a: g * out,),
+    jvps=(lambda t, out, a: t * out,),
+    notation=Notation("exp", ("exp(a)",), elementwise=True,
+                      trace="exp {0}", trace_rules=("{v}",)))
+
+LOG = Primitive(
+    "log", np.log,
+    vjps=(lambda g, out, a: g / a,),
+    jvps=(lambda t, out, a: t / a,),
+    notation=Notation("log", ("1/a",), elementwise=True,
+                      trace="ln {0}", trace_rules=("1/{0}",)))
+
+SQRT = Primitive(
+    "sqrt", np.sqrt,
+    vjps=(lambda g, out, a: g / (2 * out),),
+    jvps=(lambda t, out, a: t / (2 * out),),
+    notation=Notation("√", ("1/(2√a)",), elementwise=True,
+                      trace="√{0}", trace_rules=("1/(2{v})",)))
+
+ABS = Primitive(
+    "abs", np.abs,
+    vjps=(lambda g, out, a: g * sign(a),),
+    jvps=(lambda t, out, a: t * sign(a),),
+    notation=Notation("|x|", ("sign(a)",), elementwise=True,
+                      trace="|{0}|", trace_rules=("sign({0})",)))
+
+SIN = Primitive(
+    "sin", np.sin,
+    vjps=(lambda g, out, a: g * COS(a),),
+    jvps=(lambda t, out, a: t * COS(a),),
+    notation=Notation("sin", ("cos(a)",), elementwise=True,
+                      trace="sin {0}", trace_rules=("cos {0}",)))
+
+COS = Primitive(
+    "cos", np.cos,
+    vjps=(lambda g, out, a: -(g * SIN(a)),),
+    jvps=(lambda t, out, a: -t * SIN(a),),
+    notation=Notation("cos", ("−sin(a)",), elementwise=True,
+                      trace="cos {0}", trace_rules=("−sin {0}",)))
+
+# the activations' `slope`: the local derivative from the output, ÷ its maximum (σ' ≤ 0.25)
+TANH = Primitive(
+    "tanh", np.tanh,
+    vjps=(lambda g, out, a: g * (1 - out * out),),
+    jvps=(lambda t, out, a: t * (1 - out * out),),
+    notation=Notation("tanh", ("1 − tanh²(a)",), elementwise=True,
+                      trace="tanh {0}", trace_rules=("(1 − {v}²)",),
+                      slope=lambda out: 1 - out * out))
+
+SIGMOID = Primitive(
+    "sigmoid", _sigmoid,
+    vjps=(lambda g, out, a: g * (out * (1 - out)),),
+    jvps=(lambda t, out, a: t * (out * (1 - out)),),
+    notation=Notation("σ", ("σ(a)(1 − σ(a))",), elementwise=True,
+                      trace="σ({0})", trace_rules=("{v}(1 − {v})",),
+                      slope=lambda out: out * (1 - out) / 0.25))
+
 # PyTorch's threshold rule on the output: the gradient passes unless out <= 0 (so it
 # passes at nan), and a nan or inf upstream gradient does not leak where it is blocked
-RELU = _unary("relu", lambda a: np.where(a < 0, 0, a),  # keeps nan and -0.0, as PyTorch
-              lambda g, out, a: WHERE(0, g, cond=_data(out) <= 0),
-              lambda t, out, a: WHERE(0, t, cond=_data(out) <= 0))
+RELU = Primitive(
+    "relu", lambda a: np.where(a < 0, 0, a),  # keeps nan and -0.0, as PyTorch
+    vjps=(lambda g, out, a: WHERE(0, g, cond=_data(out) <= 0),),
+    jvps=(lambda t, out, a: WHERE(0, t, cond=_data(out) <= 0),),
+    notation=Notation("ReLU", ("1 if a > 0 else 0",), elementwise=True,
+                      trace="relu({0})", trace_rules=("[{0} > 0]",),
+                      slope=lambda out: (out > 0).astype(float)))
 
 
 def _clip_mask(a, lo, hi):
@@ -55,7 +105,8 @@ def _clip_mask(a, lo, hi):
 CLIP = Primitive(
     "clip", lambda a, lo, hi: np.clip(a, lo, hi),
     vjps=(lambda g, out, a, lo, hi: WHERE(g, 0, cond=_clip_mask(a, lo, hi)),),
-    jvps=(lambda t, out, a, lo, hi: WHERE(t, 0, cond=_clip_mask(a, lo, hi)),))
+    jvps=(lambda t, out, a, lo, hi: WHERE(t, 0, cond=_clip_mask(a, lo, hi)),),
+    notation=Notation("clip", ("1 inside [min, max] else 0",), elementwise=True))
 
 
 def _pick_weight(a, b, first_wins):
@@ -66,7 +117,7 @@ def _pick_weight(a, b, first_wins):
     return np.where(lost, 0.0, np.where(a == b, 0.5, 1.0))
 
 
-def _extremum(name, forward, first_wins) -> Primitive:
+def _extremum(name, forward, first_wins, notation: Notation) -> Primitive:
     w = lambda a, b: _pick_weight(a, b, first_wins)  # noqa: E731
     def share(g, a, b):  # `where`, so a nan gradient does not leak to the side that lost
         weight = w(a, b)
@@ -76,18 +127,22 @@ def _extremum(name, forward, first_wins) -> Primitive:
         vjps=(lambda g, out, a, b: share(g, a, b),
               lambda g, out, a, b: share(g, b, a)),
         jvps=(lambda t, out, a, b: share(t, a, b),
-              lambda t, out, a, b: share(t, b, a)))
+              lambda t, out, a, b: share(t, b, a)),
+        notation=notation)
 
 
-MAXIMUM = _extremum("maximum", np.maximum, first_wins=True)
-MINIMUM = _extremum("minimum", np.minimum, first_wins=False)
+MAXIMUM = _extremum("maximum", np.maximum, first_wins=True, notation=Notation(
+    "maximum", ("1 where a > b", "1 where b > a"), elementwise=True))
+MINIMUM = _extremum("minimum", np.minimum, first_wins=False, notation=Notation(
+    "minimum", ("1 where a < b", "1 where b < a"), elementwise=True))
 
 WHERE = Primitive(
     "where", lambda a, b, cond: np.where(cond, a, b),
     vjps=(lambda g, out, a, b, cond: WHERE(g, 0, cond=cond),
           lambda g, out, a, b, cond: WHERE(0, g, cond=cond)),
     jvps=(lambda t, out, a, b, cond: WHERE(t, 0, cond=cond),
-          lambda t, out, a, b, cond: WHERE(0, t, cond=cond)))
+          lambda t, out, a, b, cond: WHERE(0, t, cond=cond)),
+    notation=Notation("where", ("1 where cond", "1 where not cond"), elementwise=True))
 
 
 def exp(x) -> Tensor: return apply(EXP, (as_tensor(x),), _NO_ATTRS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor, modify_in_place
+from chainrule.engine.graph import Notation
 from chainrule.ops.arithmetic import add, div, mul, pow, sub  # noqa: A004
 from chainrule.ops.elementwise import WHERE, clip
 from chainrule.ops.shape import BROADCAST_TO, INDEX_ADD, _index, getitem, ints_first
@@ -24,7 +25,8 @@ OVERWRITE = Primitive(
     vjps=(lambda g, out, a, b: _zeros(g),
           lambda g, out, a, b: g),
     jvps=(lambda t, out, a, b: _zeros(out),
-          lambda t, out, a, b: t))
+          lambda t, out, a, b: t),
+    notation=Notation.generic("overwrite"))
 
 
 def _setitem(a, v, index):
@@ -47,10 +49,12 @@ SETITEM = Primitive(
           lambda g, out, a, v, index: g[index]),
     jvps=(lambda t, out, a, v, index: _zeroed_at(t, index),
           lambda t, out, a, v, index: INDEX_ADD(BROADCAST_TO(t, shape=out[index].shape),
-                                                index=index, shape=out.shape)))
+                                                index=index, shape=out.shape)),
+    notation=Notation.generic("setitem"))
 
 CLONE = Primitive("clone", lambda a: a.copy(),
-                  vjps=(lambda g, out, a: g,), jvps=(lambda t, out, a: t,))
+                  vjps=(lambda g, out, a: g,), jvps=(lambda t, out, a: t,),
+                  notation=Notation.generic("clone"))
 
 
 def clone(x) -> Tensor:

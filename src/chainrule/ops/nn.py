@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import Primitive, Tensor, apply, as_tensor
+from chainrule.engine.graph import Notation
 from chainrule.ops.elementwise import EXP
 
 try:
@@ -30,12 +31,15 @@ def _log_softmax(a, axis):
 SOFTMAX = Primitive(
     "softmax", _softmax,
     vjps=(lambda g, out, a, axis: out * (g - (g * out).sum(axis=axis, keepdims=True)),),
-    jvps=(lambda t, out, a, axis: out * (t - (t * out).sum(axis=axis, keepdims=True)),))
+    jvps=(lambda t, out, a, axis: out * (t - (t * out).sum(axis=axis, keepdims=True)),),
+    notation=Notation("softmax", ("Jacobian-vector product: s·(g − Σ g·s), {shapes}",)))
 
 LOG_SOFTMAX = Primitive(
     "log_softmax", _log_softmax,
     vjps=(lambda g, out, a, axis: g - EXP(out) * g.sum(axis=axis, keepdims=True),),
-    jvps=(lambda t, out, a, axis: t - (EXP(out) * t).sum(axis=axis, keepdims=True),))
+    jvps=(lambda t, out, a, axis: t - (EXP(out) * t).sum(axis=axis, keepdims=True),),
+    notation=Notation("log softmax",
+                      ("Jacobian-vector product: g − softmax(a)·Σ g, {shapes}",)))
 
 
 def _pick(a, target):
@@ -89,7 +93,9 @@ def _ce_jvp(t, out, logits, target, reduction, cache):
 
 
 SOFTMAX_CROSS_ENTROPY = Primitive(
-    "softmax_cross_entropy", _ce_forward, vjps=(_ce_vjp,), jvps=(_ce_jvp,))
+    "softmax_cross_entropy", _ce_forward, vjps=(_ce_vjp,), jvps=(_ce_jvp,),
+    notation=Notation("softmax + CE",
+                      ("softmax(a) − target (Jacobian-vector product), {shapes}",)))
 
 
 def _linear(x, w, b=None):
@@ -112,7 +118,10 @@ LINEAR = Primitive(
           lambda g, out, x, w, b=None: _rows(g).sum(axis=0)),
     jvps=(lambda t, out, x, w, b=None: t @ w.T,
           lambda t, out, x, w, b=None: x @ t.T,
-          lambda t, out, x, w, b=None: t))
+          lambda t, out, x, w, b=None: t),
+    notation=Notation("linear", ("Jacobian-vector product: g·W, {shapes}",
+                                 "Jacobian-vector product: gᵀ·x, {shapes}",
+                                 "sum of g over the batch, {shapes}")))
 
 
 def _check_axis(name: str, x: Tensor, axis) -> int:

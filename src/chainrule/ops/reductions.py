@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import Primitive, Tensor, apply, as_tensor
+from chainrule.engine.graph import Notation
 from chainrule.ops.elementwise import EXP
 from chainrule.ops.shape import BROADCAST_TO
 
@@ -60,7 +61,8 @@ def _count(shape, axes) -> int:
 SUM = Primitive(
     "sum", lambda a, axes, keepdims: np.sum(a, axis=axes, keepdims=keepdims),
     vjps=(lambda g, out, a, axes, keepdims: _spread(g, a, axes),),
-    jvps=(lambda t, out, a, axes, keepdims: t.sum(axis=axes, keepdims=keepdims),))
+    jvps=(lambda t, out, a, axes, keepdims: t.sum(axis=axes, keepdims=keepdims),),
+    notation=Notation("Σ", ("1 for every element (g spread back), {shapes}",)))
 
 def _mean(a, axes, keepdims):
     """np.mean without its warning: the mean of nothing is nan, quietly (as PyTorch)."""
@@ -74,7 +76,8 @@ def _mean(a, axes, keepdims):
 MEAN = Primitive(
     "mean", _mean,
     vjps=(lambda g, out, a, axes, keepdims: _spread(g, a, axes) / _count(a.shape, axes),),
-    jvps=(lambda t, out, a, axes, keepdims: MEAN(t, axes=axes, keepdims=keepdims),))
+    jvps=(lambda t, out, a, axes, keepdims: MEAN(t, axes=axes, keepdims=keepdims),),
+    notation=Notation("mean", ("1/n for every element (n = {n})",)))
 
 
 def _argext_weights(out, a, axes):
@@ -85,17 +88,18 @@ def _argext_weights(out, a, axes):
     return hit / hit.sum(axis=axes, keepdims=True).astype(a_data.dtype)
 
 
-def _extremum(name, forward) -> Primitive:
+def _extremum(name, forward, notation: Notation) -> Primitive:
     return Primitive(
         name, lambda a, axes, keepdims: forward(a, axis=axes, keepdims=keepdims),
         vjps=(lambda g, out, a, axes, keepdims:
               _spread(g, a, axes) * _argext_weights(out, a, axes).astype(a.dtype),),
         jvps=(lambda t, out, a, axes, keepdims:
-              (t * _argext_weights(out, a, axes)).sum(axis=axes, keepdims=keepdims),))
+              (t * _argext_weights(out, a, axes)).sum(axis=axes, keepdims=keepdims),),
+        notation=notation)
 
 
-MAX = _extremum("max", np.max)
-MIN = _extremum("min", np.min)
+MAX = _extremum("max", np.max, Notation("max", ("1 at the maximum, 0 elsewhere, {shapes}",)))
+MIN = _extremum("min", np.min, Notation("min", ("1 at the minimum, 0 elsewhere, {shapes}",)))
 
 
 def _logsumexp(a, axes, keepdims):
@@ -116,7 +120,8 @@ LOGSUMEXP = Primitive(
     "logsumexp", _logsumexp,
     vjps=(lambda g, out, a, axes, keepdims: _spread(g, a, axes) * _lse_weights(out, a, axes),),
     jvps=(lambda t, out, a, axes, keepdims:
-          (t * _lse_weights(out, a, axes)).sum(axis=axes, keepdims=keepdims),))
+          (t * _lse_weights(out, a, axes)).sum(axis=axes, keepdims=keepdims),),
+    notation=Notation("logsumexp", ("softmax(a) (Jacobian-vector product), {shapes}",)))
 
 
 def _reduce(prim: Primitive, x, axis, keepdims) -> Tensor:

@@ -4,6 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import Primitive, Tensor, VariadicRule, apply, as_tensor
+from chainrule.engine.graph import Notation
+
+# what explain says of an op that only moves values: its local derivative is 1 per value
+MOVES = ("1: values only move (g is rearranged back)",)
 
 
 def scatter_add(g: np.ndarray, index, shape: tuple) -> np.ndarray:
@@ -26,33 +30,39 @@ def _is_basic_index(index) -> bool:
 RESHAPE = Primitive(
     "reshape", lambda a, shape: np.reshape(a, shape),
     vjps=(lambda g, out, a, shape: g.reshape(a.shape),),
-    jvps=(lambda t, out, a, shape: t.reshape(shape),))
+    jvps=(lambda t, out, a, shape: t.reshape(shape),),
+    notation=Notation("reshape", MOVES))
 
 TRANSPOSE = Primitive(
     "transpose", lambda a, axes: np.transpose(a, axes),
     vjps=(lambda g, out, a, axes: g.transpose(tuple(np.argsort(axes))),),
-    jvps=(lambda t, out, a, axes: t.transpose(axes),))
+    jvps=(lambda t, out, a, axes: t.transpose(axes),),
+    notation=Notation("transpose", MOVES))
 
 BROADCAST_TO = Primitive(
     "broadcast_to", lambda a, shape: np.broadcast_to(a, shape),
     vjps=(lambda g, out, a, shape: g,),  # the reverse pass sums the broadcast axes
-    jvps=(lambda t, out, a, shape: BROADCAST_TO(t, shape=shape),))
+    jvps=(lambda t, out, a, shape: BROADCAST_TO(t, shape=shape),),
+    notation=Notation("broadcast_to", MOVES))
 
 GETITEM = Primitive(
     "getitem", lambda a, index: a[index],
     vjps=(lambda g, out, a, index: INDEX_ADD(g, index=index, shape=a.shape),),
-    jvps=(lambda t, out, a, index: t[index],))
+    jvps=(lambda t, out, a, index: t[index],),
+    notation=Notation("getitem", MOVES))
 
 # the transpose of indexing: zeros of `shape` with g added at `index`
 INDEX_ADD = Primitive(
     "index_add", lambda g, index, shape: scatter_add(g, index, shape),
     vjps=(lambda g, out, a, index, shape: g[index],),
-    jvps=(lambda t, out, a, index, shape: INDEX_ADD(t, index=index, shape=shape),))
+    jvps=(lambda t, out, a, index, shape: INDEX_ADD(t, index=index, shape=shape),),
+    notation=Notation("index_add", MOVES))
 
 ASTYPE = Primitive(
     "astype", lambda a, dtype: a.astype(dtype),
     vjps=(lambda g, out, a, dtype: g.astype(a.dtype),),
-    jvps=(lambda t, out, a, dtype: t.astype(dtype),))
+    jvps=(lambda t, out, a, dtype: t.astype(dtype),),
+    notation=Notation("astype", ("1",), elementwise=True))
 
 
 def _slice_along(axis: int, which) -> tuple:
@@ -70,7 +80,8 @@ def _concat_jvp(i, t, out, arrays, axis, bounds):
 
 CONCAT = Primitive(
     "concat", lambda *arrays, axis, bounds: np.concatenate(arrays, axis=axis),
-    vjps=VariadicRule(_concat_vjp), jvps=VariadicRule(_concat_jvp))
+    vjps=VariadicRule(_concat_vjp), jvps=VariadicRule(_concat_jvp),
+    notation=Notation("concat", MOVES))
 
 
 def _stack_jvp(i, t, out, arrays, axis):
@@ -80,7 +91,8 @@ def _stack_jvp(i, t, out, arrays, axis):
 STACK = Primitive(
     "stack", lambda *arrays, axis: np.stack(arrays, axis=axis),
     vjps=VariadicRule(lambda i, g, out, arrays, axis: g[_slice_along(axis, i)]),
-    jvps=VariadicRule(_stack_jvp))
+    jvps=VariadicRule(_stack_jvp),
+    notation=Notation("stack", MOVES))
 
 
 def _dummy(shape: tuple) -> np.ndarray:
