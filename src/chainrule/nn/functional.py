@@ -1,11 +1,9 @@
 """nn.functional: activations, linear, dropout, batch norm and losses as functions
 (PyTorch's names and conventions: class axis 1, `reduction="mean"|"sum"|"none"`).
 
-The two binary cross-entropies are fused primitives with their VJP and JVP rules side by
-side (as in `chainrule.ops`): BCE clamps its logs at -100 and divides its gradient by
-max(p(1-p), 1e-12) exactly as PyTorch does, so p of exactly 0 or 1 gives PyTorch's finite
-numbers; BCE-with-logits uses max(x,0) - x*y + log1p(exp(-|x|)), finite for any logit.
-The rules take arrays or Tensors (primitives run on either), so second derivatives work.
+The losses check their arguments here and apply the fused primitives of `chainrule.ops`
+(the binary cross-entropies in `chainrule.ops.losses`, PyTorch's clamping included; the
+softmax cross-entropy in `chainrule.ops.nn`).
 """
 from __future__ import annotations
 
@@ -14,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
-from chainrule.engine import Primitive, Tensor, apply, as_tensor
-from chainrule.ops.elementwise import _sigmoid
+from chainrule.engine import Tensor, apply, as_tensor
+from chainrule.ops.losses import BINARY_CROSS_ENTROPY, BINARY_CROSS_ENTROPY_WITH_LOGITS
 from chainrule.nn.conv import conv2d, max_pool2d  # noqa: F401  (part of F)
 
 try:
@@ -33,94 +31,6 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _check_reduction(name: str, reduction: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
-def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
-    if reduction == "mean":
-        return losses.mean() if losses.size else np.asarray(np.nan, dtype=losses.dtype)
-    if reduction == "sum":
-        return losses.sum()
-    return losses
-
-
-def _reduce_rule(g, per_element, reduction: str, shape: tuple):
-    """Chain an upstream gradient through the reduction: spread, scale by 1/n for mean."""
-    if reduction == "none":
-        return g * per_element
-    if reduction == "mean":
-        n = int(np.prod(shape)) or 1
-        return per_element * (g / n)
-    return per_element * g
-
-
-def _is_t(x) -> bool:
-    return isinstance(x, Tensor)
-
-
-def _maximum(a, c: float):
-    return ops.maximum(a, c) if _is_t(a) else np.maximum(a, c)
-
-
-def _sig(x):
-    return x.sigmoid() if _is_t(x) else _sigmoid(x)
-
-
-# ---- binary cross-entropy on probabilities ------------------------------------------------
-_BCE_EPS = 1e-12  # PyTorch's floor on p(1-p) in BCE's backward
-
-
-def _bce_forward(p, target, weight, reduction):
-    with np.errstate(divide="ignore"):
-        log_p = np.maximum(np.log(p), -100)
-        log_1mp = np.maximum(np.log(1 - p), -100)
-    losses = -(target * log_p + (1 - target) * log_1mp)
-    if weight is not None:
-        losses = losses * weight
-    return _reduce(losses, reduction)
-
-
-def _bce_dp(p, target, weight):
-    """d loss_i / d p_i as PyTorch computes it: (p - y) / max(p(1-p), 1e-12)."""
-    d = (p - target) / _maximum((1 - p) * p, _BCE_EPS)
-    return d if weight is None else d * weight
-
-
-BINARY_CROSS_ENTROPY = Primitive(
-    "binary_cross_entropy", _bce_forward,
-    vjps=(lambda g, out, p, target, weight, reduction:
-          _reduce_rule(g, _bce_dp(p, target, weight), reduction, p.shape),),
-    jvps=(lambda t, out, p, target, weight, reduction:
-          _reduce(t * _bce_dp(p, target, weight), reduction),))
-
-
-# ---- binary cross-entropy on logits -------------------------------------------------------
-def _bcel_forward(x, target, weight, pos_weight, reduction):
-    softplus_neg = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)   # log(1 + e^-x)
-    if pos_weight is None:
-        losses = (1 - target) * x + softplus_neg
-    else:
-        losses = (1 - target) * x + ((pos_weight - 1) * target + 1) * softplus_neg
-    if weight is not None:
-        losses = losses * weight
-    return _reduce(losses, reduction)
-
-
-def _bcel_dx(x, target, weight, pos_weight):
-    """d loss_i / d x_i = sigmoid(x) - y, or (1-y) - (1 + (pw-1)y) sigmoid(-x) with pos_weight."""
-    s = _sig(x)
-    if pos_weight is None:
-        d = s - target
-    else:
-        d = (1 - target) - ((pos_weight - 1) * target + 1) * (1 - s)
-    return d if weight is None else d * weight
-
-
-BINARY_CROSS_ENTROPY_WITH_LOGITS = Primitive(
-    "binary_cross_entropy_with_logits", _bcel_forward,
-    vjps=(lambda g, out, x, target, weight, pos_weight, reduction:
-          _reduce_rule(g, _bcel_dx(x, target, weight, pos_weight), reduction, x.shape),),
-    jvps=(lambda t, out, x, target, weight, pos_weight, reduction:
-          _reduce(t * _bcel_dx(x, target, weight, pos_weight), reduction),))
 
 
 def _const(name: str, what: str, value: Any, like: Tensor, shape: tuple | None = None):
