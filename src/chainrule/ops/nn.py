@@ -1,8 +1,10 @@
-"""Neural-network primitives: softmax, log_softmax, fused softmax-cross-entropy, linear."""
+"""Neural-network primitives: softmax, log_softmax, fused softmax-cross-entropy, linear.
+Their forward math is the stable kernels both faces share (`chainrule.numerics`)."""
 from __future__ import annotations
 
 import numpy as np
 
+from chainrule import numerics
 from chainrule.engine import Primitive, Tensor, apply, as_tensor
 from chainrule.engine.graph import Notation
 from chainrule.ops.elementwise import EXP
@@ -13,49 +15,28 @@ except ImportError:  # NumPy < 1.25
     from numpy import AxisError  # type: ignore[attr-defined,no-redef]
 
 
-def _softmax(a, axis):
-    if a.size == 0:  # nothing to normalise (a zero-length axis anywhere): empty, as PyTorch
-        return np.empty_like(a)
-    e = np.exp(a - a.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
-    return e
-
-
-def _log_softmax(a, axis):
-    if a.size == 0:
-        return np.empty_like(a)
-    shifted = a - a.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
 SOFTMAX = Primitive(
-    "softmax", _softmax,
+    "softmax", numerics.softmax,
     vjps=(lambda g, out, a, axis: out * (g - (g * out).sum(axis=axis, keepdims=True)),),
     jvps=(lambda t, out, a, axis: out * (t - (t * out).sum(axis=axis, keepdims=True)),),
     notation=Notation("softmax", ("Jacobian-vector product: s·(g − Σ g·s), {shapes}",)))
 
 LOG_SOFTMAX = Primitive(
-    "log_softmax", _log_softmax,
+    "log_softmax", numerics.log_softmax,
     vjps=(lambda g, out, a, axis: g - EXP(out) * g.sum(axis=axis, keepdims=True),),
     jvps=(lambda t, out, a, axis: t - (EXP(out) * t).sum(axis=axis, keepdims=True),),
     notation=Notation("log softmax",
                       ("Jacobian-vector product: g − softmax(a)·Σ g, {shapes}",)))
 
 
-def _pick(a, target):
-    """a[..., target] per row: the entries of the target classes (rows of a 2-D view)."""
-    rows = a.reshape(-1, a.shape[-1])
-    return rows[np.arange(rows.shape[0]), target.reshape(-1)].reshape(target.shape)
-
-
 def _ce_forward(logits, target, reduction, cache):
-    """Cross-entropy of softmax(logits) against class indices or class probabilities."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    total = e.sum(axis=-1, keepdims=True)
-    cache["softmax"] = e / total
-    logp = shifted - np.log(total)
-    losses = -_pick(logp, target) if target.dtype.kind in "iu" else -(target * logp).sum(-1)
+    """Cross-entropy of softmax(logits) against class indices or class probabilities; the
+    softmax is kept for the backward pass."""
+    logp, cache["softmax"] = numerics.log_softmax_and_softmax(logits)
+    if target.dtype.kind in "iu":
+        return numerics.nll_loss(logp, target, reduction)
+    # per sample, then reduced (nll_loss's one dot product would round differently)
+    losses = -(target * logp).sum(-1)
     if reduction == "mean":  # the mean of no samples is nan, quietly (as PyTorch)
         with np.errstate(invalid="ignore"):
             return losses.sum() / logits.dtype.type(losses.size)
