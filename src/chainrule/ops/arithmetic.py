@@ -6,7 +6,7 @@ import numpy as np
 from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor
 from chainrule.engine.graph import Notation
 from chainrule.ops.elementwise import LOG, WHERE
-from chainrule.ops.operands import data_of as _data, operands as _pair
+from chainrule.ops.operands import data_of as _data, operands
 
 
 ADD = Primitive(
@@ -131,19 +131,19 @@ MATMUL = Primitive(
 
 
 def add(a, b) -> Tensor:
-    return apply(ADD, _pair(a, b), _NO_ATTRS)
+    return apply(ADD, operands(a, b), _NO_ATTRS)
 
 
 def sub(a, b) -> Tensor:
-    return apply(SUB, _pair(a, b), _NO_ATTRS)
+    return apply(SUB, operands(a, b), _NO_ATTRS)
 
 
 def mul(a, b) -> Tensor:
-    return apply(MUL, _pair(a, b), _NO_ATTRS)
+    return apply(MUL, operands(a, b), _NO_ATTRS)
 
 
 def div(a, b) -> Tensor:
-    return apply(DIV, _pair(a, b), _NO_ATTRS)
+    return apply(DIV, operands(a, b), _NO_ATTRS)
 
 
 def neg(a) -> Tensor:
@@ -156,12 +156,12 @@ def pow(a, b) -> Tensor:
         b = b.item()  # a NumPy scalar exponent must not make float32 float64
     if isinstance(b, (int, float)) and isinstance(a, Tensor):
         return apply(POW_SCALAR, (a,), {"p": b})
-    return apply(POW, _pair(a, b), _NO_ATTRS)
+    return apply(POW, operands(a, b), _NO_ATTRS)
 
 
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules for 1-D, 2-D and batched operands."""
-    a, b = _pair(a, b)
+    a, b = operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least one dimension, "
                          f"got shapes {a.shape} and {b.shape}")

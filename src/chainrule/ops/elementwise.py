@@ -6,7 +6,7 @@ import numpy as np
 from chainrule import numerics
 from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor
 from chainrule.engine.graph import Notation
-from chainrule.ops.operands import data_of as _data, operands as _pair
+from chainrule.ops.operands import data_of as _data, operands
 
 
 def sign(x) -> np.ndarray:
@@ -157,15 +157,15 @@ def clip(x, min=None, max=None) -> Tensor:  # noqa: A002
 
 
 def maximum(a, b) -> Tensor:
-    return apply(MAXIMUM, _pair(a, b), _NO_ATTRS)
+    return apply(MAXIMUM, operands(a, b), _NO_ATTRS)
 
 
 def minimum(a, b) -> Tensor:
-    return apply(MINIMUM, _pair(a, b), _NO_ATTRS)
+    return apply(MINIMUM, operands(a, b), _NO_ATTRS)
 
 
 def where(cond, a, b) -> Tensor:
     """Elementwise choice: a where cond is true, else b (cond has no gradient)."""
     cond = np.asarray(_data(cond), dtype=bool)
-    a, b = _pair(a, b)
+    a, b = operands(a, b)
     return apply(WHERE, (a, b), {"cond": cond})
