@@ -358,6 +358,22 @@ def test_softmax_with_loss_rejects_bad_labels(t):
         SoftmaxWithLoss().forward(np.zeros((2, 3)), t)
 
 
+def test_softmax_with_loss_takes_a_column_of_labels():
+    # the book's chapter 7 gradient check passes T = np.array([1]).reshape((1, 1))
+    x = np.random.default_rng(8).standard_normal((3, 4))
+    column, flat = SoftmaxWithLoss(), SoftmaxWithLoss()
+    loss = column.forward(x, np.array([[2], [0], [3]]))
+    assert loss == flat.forward(x, np.array([2, 0, 3]))
+    log_y = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    assert loss == pytest.approx(-(log_y[0, 2] + log_y[1, 0] + log_y[2, 3]) / 3, rel=1e-14)
+    np.testing.assert_array_equal(column.backward(), flat.backward())
+    one = SoftmaxWithLoss()
+    assert one.forward(x[:1], np.array([1]).reshape((1, 1))) == pytest.approx(-log_y[0, 1])
+    with pytest.raises(ValueError, match="SoftmaxWithLoss.forward: class-index labels must be "
+                                         "integers"):
+        SoftmaxWithLoss().forward(x, np.array([[2.0], [0.0], [3.0]]))
+
+
 def test_affine_rejects_input_that_does_not_fit_W():
     with pytest.raises(ValueError, match=r"Affine.forward.*\(4, 6\).*\(5, 3\)"):
         Affine(np.ones((5, 3)), np.ones(3)).forward(np.ones((4, 6)))

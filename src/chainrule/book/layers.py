@@ -193,7 +193,8 @@ class _LossLayer(Layer):
 class SoftmaxWithLoss(_LossLayer):
     """Softmax over the last axis then cross-entropy, averaged over the batch.
 
-    Labels `t` are one-hot (same shape as x) or class indices (shape x.shape[:-1]).
+    Labels `t` are one-hot (same shape as x) or class indices (shape x.shape[:-1], or
+    x.shape[:-1] + (1,): a column of labels, as the book's chapter 7 gradient check passes).
     The loss uses log-softmax (x - max - log(sum(exp(x - max)))) instead of log(softmax),
     so logits of +-1e4 give the exact finite value (no log(0), no +1e-7 fudge); it equals
     PyTorch's CrossEntropyLoss.
@@ -202,6 +203,9 @@ class SoftmaxWithLoss(_LossLayer):
 
     def forward(self, x, t):
         x = as_float(x)
+        t = np.asarray(t)
+        if x.ndim and x.shape[-1] != 1 and t.shape == x.shape[:-1] + (1,):
+            t = t[..., 0]  # a column of class indices
         self.t = check_class_target("SoftmaxWithLoss.forward", x, t, one_hot=True)  # x's dtype
         log_y, self.y = log_softmax_and_softmax(x)
         self.batch, self.out_shape = x.size // x.shape[-1], ()
