@@ -21,12 +21,17 @@ from __future__ import annotations
 
 import numpy as np
 
+# the chapters 6-7 layers live in their own modules; this is their public path too, as the
+# book keeps all its layers in one common/layers.py
+from chainrule.book.conv_layers import Convolution, Pooling
+from chainrule.book.technique_layers import BatchNormalization, Dropout
 from chainrule.numerics import (as_float, binary_cross_entropy_with_logits,
                                 check_class_target, log_softmax_and_softmax, nll_loss,
                                 sigmoid, sum_to)
 
 __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Tanh", "Affine",
-           "SoftmaxWithLoss", "IdentityWithLoss", "SigmoidWithLoss"]
+           "SoftmaxWithLoss", "IdentityWithLoss", "SigmoidWithLoss",
+           "Dropout", "BatchNormalization", "Convolution", "Pooling"]
 
 
 def _fresh_sum_to(grad, shape: tuple) -> np.ndarray:
