@@ -1,4 +1,6 @@
-"""The tutorials' face: the book's layers and networks, NumPy in, NumPy out.
+"""The tutorials' face: the book's layers, networks, optimizers and trainer, NumPy in,
+NumPy out — one module per module of the book's `common/` (README lists them), plus the
+chapter 7 and 8 convnets.
 
 Each layer has a `forward` and a hand-written `backward(dout)`; the dout chain through
 them is the lesson, so the backward formulas stay written out here. The forward math
