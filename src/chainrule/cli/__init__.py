@@ -13,6 +13,7 @@ COMMANDS = {
     "graph": "chainrule.cli.graph",
     "check": "chainrule.cli.check",
     "vanishing": "chainrule.cli.vanishing",
+    "convert": "chainrule.cli.convert",
 }
 
 

@@ -10,6 +10,7 @@
     guards.py         stopping on a loss (or parameter) of nan or inf
     outputs.py        a run's paths checked up front, its files written afterwards
     progress.py       the progress display fed by the loop's callbacks
+    book_weights.py   the book's pickled weights, read safely and converted to safetensors
 
 Names load on first use, so reading TrainConfig's choices (as `chainrule train --help`
 does) imports no NumPy. `chainrule.training` and `chainrule.nn_training`, the former
@@ -39,6 +40,8 @@ _HOMES = {
     **dict.fromkeys(("check_paths", "unwritable", "default_out_dir", "write_outputs",
                      "grad_flow_recorder"), "outputs"),
     **dict.fromkeys(("Progress",), "progress"),
+    **dict.fromkeys(("UnsafePickleError", "load_pickle_arrays", "convert_pickle"),
+                    "book_weights"),
 }
 
 __all__ = sorted(_HOMES)
