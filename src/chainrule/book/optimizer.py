@@ -18,8 +18,9 @@ book's, term for term (its 1e-7 guards included):
               differ slightly while v is tiny)
 
 The state (v, h, m) is one zero array per key, made at a key's first update, in the
-parameter's dtype. Before changing anything, `update` checks every key: a float ndarray
-parameter, a gradient of its shape; a bad entry raises a ValueError or TypeError naming the
+parameter's dtype. A plain number as a parameter (the book's chapter 6 optimises f(x, y)
+with float x and y) is updated too, by rebinding its entry. Before changing anything,
+`update` checks every key: a float ndarray (or a number), a gradient of its shape; a bad entry raises a ValueError or TypeError naming the
 optimizer and the key, and leaves all the parameters as they were.
 """
 from __future__ import annotations
@@ -27,6 +28,11 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+
+
+def _is_number(p) -> bool:
+    """A plain real number (the book's chapter 6 optimises f(x, y) with float x and y)."""
+    return isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool)
 
 
 class _BookOptimizer:
@@ -37,8 +43,9 @@ class _BookOptimizer:
     def update(self, params: dict, grads: dict) -> None:
         """One step: every params[key] array changes in place by the optimizer's formula."""
         name = type(self).__name__
+        numbers = {key for key, p in params.items() if _is_number(p)}
         for key in params:
-            p = params[key]
+            p = np.asarray(params[key], dtype=float) if key in numbers else params[key]
             if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
                 raise TypeError(f"{name}.update: params[{key!r}] is a "
                                 f"{type(p).__name__} {getattr(p, 'dtype', '')}; it must be a "
@@ -52,8 +59,11 @@ class _BookOptimizer:
                                  f"{p.shape}")
         self._begin_step()
         for key in params:
-            state = [self._state(s, key, params[key]) for s in self.state_names]
-            self._step(params[key], np.asarray(grads[key]), *state)
+            p = np.array(params[key], dtype=float) if key in numbers else params[key]
+            state = [self._state(s, key, p) for s in self.state_names]
+            self._step(p, np.asarray(grads[key]), *state)
+            if key in numbers:  # a plain number cannot change in place: the entry is rebound
+                params[key] = float(p)
 
     def _state(self, which: str, key, p: np.ndarray) -> np.ndarray:
         store = getattr(self, which)
