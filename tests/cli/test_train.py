@@ -390,3 +390,65 @@ def test_autograd_only_options_on_the_book_face_are_clear_errors(args, message, 
         main(["train"] + args)
     assert info.value.code == 2 and no_data == []
     assert f"chainrule train: error: {message}" in capsys.readouterr().err
+
+
+# ---- the book's convnets: --model, --epochs, --resume of converted weights ---------------
+
+def test_convnet_on_an_mnist_subset_by_epochs(mnist_available, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--model", "convnet", "--epochs", "1", "--train-size", "200",
+                 "--test-size", "100", "--out", str(out), "--save", str(out / "p.safetensors")])
+    assert code == 0
+    history = json.loads((out / "history.json").read_text())
+    assert history["iters"] == 2 and history["eval_iters"] == [0, 2]
+    assert (history["config"]["model"], history["config"]["optimizer"],
+            history["config"]["lr"], history["config"]["epochs"]) == ("convnet", "adam",
+                                                                      0.001, 1)
+    assert json.loads((out / "summary.json").read_text())["test_acc"] == \
+        history["final"]["test_acc"]
+    assert (out / "curves.png").is_file() == HAS_MATPLOTLIB
+    assert "epoch   1.00" in capsys.readouterr().out
+
+
+def test_deepconvnet_reports_the_accuracy_of_converted_weights(mnist_available, tmp_path,
+                                                               capsys):
+    import pickle
+
+    from chainrule.book.deep_convnet import DeepConvNet
+    net = DeepConvNet(seed=0)
+    pkl, weights = tmp_path / "deep_convnet_params.pkl", tmp_path / "params.safetensors"
+    pkl.write_bytes(pickle.dumps({k: v.copy() for k, v in net.params.items()}))
+    assert main(["convert", str(pkl), str(weights)]) == 0
+    out = tmp_path / "eval"
+    assert main(["train", "--model", "deepconvnet", "--resume", str(weights), "--iters", "0",
+                 "--train-size", "100", "--test-size", "100", "--out", str(out),
+                 "--quiet"]) == 0
+    history = json.loads((out / "history.json").read_text())
+    (_, _), (x_test, t_test) = load_mnist(flatten=False)
+    net32 = DeepConvNet(dtype="float32")            # the run's dtype, the converted weights
+    net32.load_params(weights)
+    expected = net32.accuracy(x_test[:100].astype("float32"), t_test[:100])
+    assert history["loss"] == [] and history["final"]["test_acc"] == expected
+    assert "test accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "convnet", "--iters", "0"], "needs --resume"),
+    (["--model", "convnet", "--epochs", "2", "--iters", "7"], "give one of them"),
+    (["--model", "convnet", "--dataset", "spiral"], "takes images"),
+    (["--epochs", "0"], "--epochs"),
+])
+def test_bad_convnet_options_exit_2(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *args, "--out", str(tmp_path / "run")])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_resume_file_that_is_not_safetensors_exits_2(tmp_path, capsys):
+    bad = tmp_path / "params.pkl"
+    bad.write_bytes(b"\x80\x04not safetensors")
+    code = main(["train", "--model", "deepconvnet", "--resume", str(bad), "--iters", "0",
+                 "--out", str(tmp_path / "run")])
+    assert code == 2 and "--resume" in capsys.readouterr().err

@@ -79,7 +79,7 @@ def test_hidden_has_one_form_a_tuple_of_sizes(value, sizes):
 @pytest.mark.parametrize("value, shown", [
     (0, "got 0"), ([10, 0], "got 0"), ("10,0", "got 0"), ("abc", "got 'abc'"),
     ("256,,128", "got ''"), ("-3", "got '-3'"), (True, "got True"), ([2.5], "got 2.5"),
-    (None, "got None"),
+    ({}, "got {}"),
 ])
 def test_bad_hidden_sizes_are_one_clear_error(value, shown):
     with pytest.raises(ConfigError) as info:

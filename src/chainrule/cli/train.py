@@ -10,14 +10,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from chainrule.train.config import (APIS, DATASETS, DEFAULT_LR, OPTIMIZERS, ConfigError,
-                                    TrainConfig, from_text)
+from chainrule.train.config import (APIS, DATASETS, DEFAULT_LR, MODELS, OPTIMIZERS,
+                                    ConfigError, TrainConfig, from_text)
 
 HELP = "train the tutorial's 784-100-10 network on MNIST (SGD, float32) and save its curves"
 DEFAULT = TrainConfig()
 # the options that are TrainConfig fields (the others say where and how to report)
 CONFIG_OPTIONS = ("api", "optimizer", "dataset", "hidden", "lr", "batch_size", "iters", "seed",
-                  "train_size", "test_size", "save", "resume")
+                  "train_size", "test_size", "save", "resume", "model", "epochs")
 
 
 def _flag(field: str) -> str:
@@ -51,9 +51,14 @@ def register(subparsers) -> None:
                    help=f"which face trains the network: 'book' = TwoLayerNet with hand-written "
                         f"backward (MultiLayerNet for several --hidden sizes); 'autograd' = an "
                         f"MLP from chainrule.nn + optim (default {DEFAULT.api})")
+    p.add_argument("--model", choices=MODELS,
+                   help=f"mlp, or the book's convnet (SimpleConvNet: conv 30x5x5 - relu - pool - "
+                        f"affine 100 - relu - affine 10) or deepconvnet (DeepConvNet), trained "
+                        f"on MNIST images with the book's optimizers (default {DEFAULT.model})")
     p.add_argument("--optimizer", choices=OPTIMIZERS,
-                   help=f"autograd face only: sgd, momentum / nesterov (0.9), adagrad, rmsprop "
-                        f"or adam (default {DEFAULT.optimizer})")
+                   help=f"autograd face or a convnet --model: sgd, momentum / nesterov (0.9), "
+                        f"adagrad, rmsprop or adam (default {DEFAULT.optimizer}; adam for the "
+                        f"convnets)")
     p.add_argument("--dataset", choices=DATASETS,
                    help=f"mnist (fetched and cached on first use) or a built-in 2-D toy set for "
                         f"quick demos (default {DEFAULT.dataset})")
@@ -65,7 +70,11 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=_number("batch_size"),
                    help=f"minibatch size (default {DEFAULT.batch_size})")
     p.add_argument("--iters", type=_number("iters"),
-                   help=f"training iterations (default {DEFAULT.iters})")
+                   help=f"training iterations (default {DEFAULT.iters}, or as many as "
+                        f"--epochs needs); 0 with a convnet --model and --resume only "
+                        f"evaluates the loaded parameters")
+    p.add_argument("--epochs", type=_number("epochs"), metavar="N",
+                   help="train for N passes over the training set (instead of --iters)")
     p.add_argument("--seed", type=_number("seed"),
                    help=f"seed for the initial weights and the batches; the same seed gives "
                         f"the same history.json (default {DEFAULT.seed})")
@@ -82,7 +91,9 @@ def register(subparsers) -> None:
                         "with the optimizer state too, written after every epoch)")
     p.add_argument("--resume", type=Path, metavar="FILE",
                    help="--api autograd: continue from a checkpoint written by --save; gives "
-                        "the same result as an uninterrupted run with the same settings")
+                        "the same result as an uninterrupted run with the same settings. "
+                        "A convnet --model: start from parameters saved by --save or "
+                        "converted from the book's params.pkl by `chainrule convert`")
     p.add_argument("--grad-report", action="store_true",
                    help="record each layer's gradient norm during training; saves "
                         "grad_flow.json and grad_flow.png in --out")

@@ -3,6 +3,7 @@
     config.py         TrainConfig: every option, its choices, defaults and checks
     loop.py           train(config): the loop both faces share
     book_face.py      the book's networks and update, as the loop's stepper
+    convnet_face.py   the book's SimpleConvNet / DeepConvNet and optimizers, as the stepper
     autograd_face.py  chainrule.nn + chainrule.optim, as the loop's stepper
     data.py           the data set, cut to size and checked
     checkpoints.py    resumable autograd checkpoints (safetensors)
@@ -24,10 +25,11 @@ import importlib
 _HOMES = {
     **dict.fromkeys(("TrainConfig", "AutogradConfig", "ConfigError", "APIS", "DATASETS",
                      "OPTIMIZERS", "DEFAULT_LR", "DTYPES", "WEIGHT_INITS", "parse_hidden",
-                     "from_text"), "config"),
+                     "from_text", "MODELS", "CONVNETS", "TRAIN_SIZES"), "config"),
     **dict.fromkeys(("train", "train_book", "train_autograd", "make_evaluator", "FACES",
                      "TRAINERS", "OnIter", "OnEval", "OnGrads"), "loop"),
     **dict.fromkeys(("BookFace",), "book_face"),
+    **dict.fromkeys(("ConvNetFace", "BOOK_OPTIMIZERS"), "convnet_face"),
     **dict.fromkeys(("AutogradFace", "build_mlp", "make_optimizer", "accuracy"),
                     "autograd_face"),
     **dict.fromkeys(("Data", "load_data", "check_data", "TOY_TRAIN_SIZE", "TOY_TEST_SIZE"),

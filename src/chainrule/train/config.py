@@ -15,10 +15,17 @@ from numbers import Integral, Real
 from typing import Any, Callable
 
 __all__ = ["TrainConfig", "AutogradConfig", "ConfigError", "APIS", "DATASETS", "OPTIMIZERS",
-           "DEFAULT_LR", "DTYPES", "WEIGHT_INITS", "NEEDS", "parse_hidden", "from_text"]
+           "DEFAULT_LR", "DTYPES", "WEIGHT_INITS", "NEEDS", "MODELS", "CONVNETS",
+           "TRAIN_SIZES", "parse_hidden", "from_text"]
 
 APIS = ("book", "autograd")             # which face trains: the book's networks, or nn + optim
 DATASETS = ("mnist", "spiral", "blobs")
+# what trains: an MLP (either face), or the book's chapter 7-8 convolutional networks
+MODELS = ("mlp", "convnet", "deepconvnet")
+CONVNETS = {"convnet": "SimpleConvNet", "deepconvnet": "DeepConvNet"}   # model -> the book's
+# each set's training-set size, so that epochs give a number of iterations up front
+TRAIN_SIZES = {"mnist": 60000, "spiral": 1000, "blobs": 1000}
+DEFAULT_ITERS = 10000
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 # the learning rate an optimizer gets when none is given (PyTorch's own defaults, and the
 # tutorial's 0.1 for plain SGD)
@@ -31,6 +38,7 @@ WEIGHT_INITS = ("he", "xavier", "relu", "sigmoid")
 NEEDS = {"batch_size": "a positive integer", "iters": "a positive integer",
          "train_size": "a positive integer", "test_size": "a positive integer",
          "checkpoint_every": "a positive integer", "seed": "a non-negative integer",
+         "epochs": "a positive integer",
          "lr": "a positive finite number"}
 HIDDEN_NEEDS = "a positive integer, or a list of them for a deeper network"
 
@@ -109,6 +117,14 @@ class TrainConfig:
     """What to train and how. The defaults are the tutorial's experiment (784-100-10,
     batch 100, SGD lr 0.1, 10000 iterations), run in float32.
 
+    model: "mlp", or the book's "convnet" (SimpleConvNet: conv 30x5x5 - relu - pool -
+    affine `hidden` - relu - affine) or "deepconvnet" (DeepConvNet, hidden 50), both on
+    MNIST images with the book's optimizers (default Adam, lr 0.001 as the book's
+    train_convnet.py); `resume` then loads their parameters from a safetensors file (e.g.
+    the book's weights, converted by `chainrule convert`) and iters may be 0 to only
+    evaluate them. epochs: when given, the run is that many passes over the training set
+    and iters follows from it (iters None means 10000 otherwise).
+
     api: "book" trains the book's TwoLayerNet (MultiLayerNet for several hidden sizes)
     with the book's update, W -= lr * dW; "autograd" trains an MLP of chainrule.nn layers
     with a chainrule.optim optimizer. hidden: one size or several, kept as a tuple.
@@ -120,11 +136,11 @@ class TrainConfig:
     """
     api: str = "book"
     dataset: str = "mnist"
-    hidden: Any = (100,)
-    optimizer: str = "sgd"
+    hidden: Any = None                # None: 100 (50 for deepconvnet)
+    optimizer: str | None = None      # None: sgd (adam for the convnets)
     lr: float | None = None
     batch_size: int = 100
-    iters: int = 10000
+    iters: int | None = None          # None: from epochs, else 10000
     seed: int = 0
     train_size: int | None = None     # None: the whole training set
     test_size: int | None = None      # None: the whole test set
@@ -133,6 +149,8 @@ class TrainConfig:
     save: str | None = None
     checkpoint_every: int | None = None
     resume: str | None = None
+    model: str = "mlp"
+    epochs: int | None = None
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -140,20 +158,44 @@ class TrainConfig:
         def fail(field: str, problem: str) -> None:
             raise ConfigError(field, problem, owner)
 
-        for field, choices in (("api", APIS), ("dataset", DATASETS),
+        if self.model in CONVNETS and self.optimizer is None:
+            self.optimizer = "adam"
+        elif self.optimizer is None:
+            self.optimizer = "sgd"
+        for field, choices in (("api", APIS), ("dataset", DATASETS), ("model", MODELS),
                                ("optimizer", OPTIMIZERS), ("dtype", DTYPES)):
             if getattr(self, field) not in choices:
                 fail(field, f"must be one of {_shown(list(choices))}, "
                             f"got {_shown(getattr(self, field))}")
+        if self.hidden is None:
+            self.hidden = 50 if self.model == "deepconvnet" else 100
         self.hidden = parse_hidden(self.hidden, owner)
+        only_evaluate = (_is_int(self.iters) and self.iters == 0 and self.model in CONVNETS
+                         and self.resume is not None)
         for field in ("batch_size", "iters", "seed", "train_size", "test_size",
-                      "checkpoint_every"):
+                      "checkpoint_every", "epochs"):
             value = getattr(self, field)
-            if value is None and field in ("train_size", "test_size", "checkpoint_every"):
+            if value is None and field in ("train_size", "test_size", "checkpoint_every",
+                                           "epochs", "iters"):
+                continue
+            if field == "iters" and only_evaluate:
                 continue
             if not _is_int(value) or value < (0 if field == "seed" else 1):
-                fail(field, f"must be {NEEDS[field]}, got {_shown(value)}")
+                problem = f"must be {NEEDS[field]}, got {_shown(value)}"
+                if field == "iters" and value == 0 and self.model in CONVNETS:
+                    problem += " (0, to only evaluate, needs {resume})"
+                fail(field, problem)
             setattr(self, field, int(value))
+        if self.epochs is not None:
+            size = self.train_size or TRAIN_SIZES[self.dataset]
+            iters = self.epochs * size // self.batch_size + bool(
+                self.epochs * size % self.batch_size) if size > self.batch_size else self.epochs
+            if self.iters is not None and self.iters != iters:
+                fail("iters", f"is {self.iters} but {{epochs}} {self.epochs} means {iters} "
+                              f"iterations of batch {self.batch_size}: give one of them")
+            self.iters = iters
+        elif self.iters is None:
+            self.iters = DEFAULT_ITERS
         if self.lr is None:
             self.lr = DEFAULT_LR[self.optimizer]
         elif not _is_number(self.lr) or self.lr <= 0:
@@ -169,7 +211,9 @@ class TrainConfig:
         if std is not None and std not in WEIGHT_INITS and not (_is_number(std) and std > 0):
             fail("weight_init_std", f"must be a positive finite number or one of "
                                     f"{_shown(list(WEIGHT_INITS))}, got {_shown(std)}")
-        if self.api == "book":
+        if self.model in CONVNETS:
+            self._check_convnet(fail)
+        elif self.api == "book":
             if self.optimizer != "sgd":
                 fail("optimizer", f"{_shown(self.optimizer)} needs {{api}} 'autograd': the "
                                   f"book's networks update with plain SGD")
@@ -184,6 +228,28 @@ class TrainConfig:
         elif std is not None:
             fail("weight_init_std", "is for {api} 'book': the autograd face initialises its "
                                     "layers as PyTorch does")
+
+    def _check_convnet(self, fail: Callable[[str, str], None]) -> None:
+        name = CONVNETS[self.model]
+        if self.api != "book":
+            fail("api", f"must be 'book' for {{model}} {self.model!r}: {name} is the book's "
+                        f"network, with hand-written backward")
+        if self.dataset != "mnist":
+            fail("dataset", f"must be 'mnist' for {{model}} {self.model!r}: {name} takes "
+                            f"images")
+        if len(self.hidden) != 1:
+            fail("hidden", f"{name} has one hidden (affine) layer: give one size, got "
+                           f"{_shown(list(self.hidden))}")
+        if self.checkpoint_every is not None:
+            fail("checkpoint_every", "needs {api} 'autograd': the book face saves its "
+                                     "parameters once, at the end, and keeps no checkpoints")
+        std = self.weight_init_std
+        if self.model == "deepconvnet" and std is not None:
+            fail("weight_init_std", "is not used by DeepConvNet, which draws He-scaled "
+                                    "weights")
+        if self.model == "convnet":
+            self.weight_init_std = 0.01 if std is None else (
+                float(std) if _is_number(std) else std)
 
     @property
     def hidden_sizes(self) -> list[int]:

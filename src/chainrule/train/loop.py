@@ -11,7 +11,8 @@ import numpy as np
 
 from chainrule.train.autograd_face import AutogradFace
 from chainrule.train.book_face import BookFace
-from chainrule.train.config import TrainConfig
+from chainrule.train.config import CONVNETS, TRAIN_SIZES, TrainConfig
+from chainrule.train.convnet_face import ConvNetFace
 from chainrule.train.data import Data, check_data, load_data
 from chainrule.train.guards import stop_if_not_finite, worst_value
 from chainrule.train.history import finish_history, new_history
@@ -41,8 +42,13 @@ def train(config: TrainConfig, data: Data | None = None, *, on_iter: OnIter | No
     data = data if data is not None else load_data(config)
     classes = check_data(data, np.dtype(config.dtype))
     (x_train, t_train), (x_test, t_test) = data
+    if config.epochs is not None and len(x_train) != (config.train_size
+                                                      or TRAIN_SIZES[config.dataset]):
+        # epochs count passes over the data at hand (given here, or cut to train_size)
+        config = dataclasses.replace(config, train_size=len(x_train), iters=None)
     rng = np.random.default_rng(config.seed)       # the minibatches (and the book's weights)
-    face = FACES[config.api](config, x_train.shape[1], classes, rng)
+    face_type = ConvNetFace if config.model in CONVNETS else FACES[config.api]
+    face = face_type(config, x_train.shape[1], classes, rng)
 
     train_size = x_train.shape[0]
     iter_per_epoch = max(train_size / config.batch_size, 1)

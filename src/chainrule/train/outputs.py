@@ -45,8 +45,13 @@ def check_paths(config: TrainConfig, out: str | os.PathLike | None = None
             return ("resume", config.resume,
                     "not a file" if os.path.exists(config.resume) else "no such file")
         from chainrule.train.checkpoints import load_checkpoint
+        from chainrule.train.config import CONVNETS
         try:
-            load_checkpoint(config.resume)
+            if config.model in CONVNETS:     # the network's parameters (W1, b1, ...)
+                from chainrule.serialization import load
+                load(config.resume)
+            else:
+                load_checkpoint(config.resume)
         except (OSError, ValueError) as err:
             return ("resume", None, str(err))
     for option, path, directory in (("out", out, True), ("save", config.save, False)):
