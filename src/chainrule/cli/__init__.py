@@ -13,6 +13,7 @@ COMMANDS = {
     "graph": "chainrule.cli.graph",
     "check": "chainrule.cli.check",
     "vanishing": "chainrule.cli.vanishing",
+    "experiment": "chainrule.cli.experiment",
     "convert": "chainrule.cli.convert",
 }
 
