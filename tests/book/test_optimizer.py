@@ -205,3 +205,9 @@ def test_plain_number_parameters_are_updated_by_rebinding():
     params = {"x": -7.0, "y": 2.0}
     Adam(lr=0.3).update(params, {"x": -0.7, "y": 4.0})
     assert type(params["x"]) is float and params["x"] == pytest.approx(-7.0 + 0.3, abs=1e-5)
+
+
+def test_star_import_gives_what_the_books_scripts_use():
+    namespace = {}
+    exec("from chainrule.book.optimizer import *", namespace)
+    assert {"SGD", "Momentum", "AdaGrad", "Adam", "np"} <= set(namespace)
