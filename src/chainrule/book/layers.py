@@ -24,6 +24,7 @@ import numpy as np
 # the chapters 6-7 layers live in their own modules; this is their public path too, as the
 # book keeps all its layers in one common/layers.py
 from chainrule.book.conv_layers import Convolution, Pooling
+from chainrule.book.layer_checks import CheckedLayer
 from chainrule.book.technique_layers import BatchNormalization, Dropout
 from chainrule.numerics import (as_float, binary_cross_entropy_with_logits,
                                 check_class_target, log_softmax_and_softmax, nll_loss,
@@ -40,20 +41,7 @@ def _fresh_sum_to(grad, shape: tuple) -> np.ndarray:
     return out.copy() if out is grad else out
 
 
-class Layer:
-    """Shared checks: backward needs a forward first and a dout shaped like the output."""
-
-    out_shape: tuple | None = None
-
-    def _check_dout(self, dout) -> None:
-        name = type(self).__name__
-        if self.out_shape is None:
-            raise ValueError(f"{name}.backward called before forward: run forward first, "
-                             f"it caches what backward needs")
-        if np.shape(dout) != self.out_shape:
-            raise ValueError(f"{name}.backward: dout has shape {np.shape(dout)} but forward's "
-                             f"output has shape {self.out_shape}; pass a dout shaped like "
-                             f"the output")
+Layer = CheckedLayer  # the shared checks: a forward first, a dout shaped like the output
 
 
 class MulLayer(Layer):
