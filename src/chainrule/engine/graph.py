@@ -10,6 +10,7 @@ from chainrule.engine.tensors import Tensor, _wrap, as_tensor
 
 _ndarray = np.ndarray
 
+
 class Notation(NamedTuple):
     """How the glass box writes a primitive: what explain, the graph pictures, the
     expression traces and the gradient-flow report print for it.

@@ -6,6 +6,7 @@ from typing import Callable
 
 import numpy as np
 
+
 class _EngineState(threading.local):
     """Per-thread engine state, as in PyTorch: whether ops record the graph, and how many
     forward-mode (jvp) evaluations are live (tangents only propagate while this is > 0).
