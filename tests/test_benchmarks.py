@@ -36,6 +36,20 @@ def test_seed_autograd():
     assert re.search(r"chainrule +[\d.]+ s +accuracy train [\d.]+ test [\d.]+", out)
 
 
+@needs_mnist
+def test_convnet_epoch_one_library_one_run():
+    out = run("convnet_epoch.py", "--lib", "chainrule", "--iters", "2")
+    assert float(out.split()[-1]) > 0
+
+
+@needs_mnist
+def test_convnet_epoch_compares_in_separate_processes():
+    pytest.importorskip("torch", reason="PyTorch 2.13.0 is the other side of the comparison")
+    out = run("convnet_epoch.py", "--rounds", "1", "--iters", "1")
+    assert re.search(r"chainrule +s/iter [\d.]+ +median [\d.]+ += [\d.]+ s per epoch", out)
+    assert re.search(r"ratio chainrule / PyTorch \(medians\) = [\d.]+", out)
+
+
 def test_the_package_never_imports_torch():
     pattern = re.compile(r"^\s*(import torch|from torch\b)", re.M)
     found = [str(p.relative_to(ROOT)) for p in (ROOT / "src" / "chainrule").rglob("*.py")
