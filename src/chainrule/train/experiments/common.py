@@ -122,3 +122,16 @@ def write_result(result: ExperimentResult, out: str | os.PathLike) -> Experiment
                                   indent=1) + "\n", encoding="utf-8")
     result.files += [summary, numbers]
     return result
+
+
+def loss_curve(net, opt, x_train, t_train, iters: int, batch_size: int, seed: int) -> list:
+    """Train `net` with the book's optimizer `opt` on mini-batches drawn from `seed` (the same
+    batches for every network of a comparison); the training loss at each iteration."""
+    rng = np.random.default_rng(seed + 1)
+    curve = []
+    for _ in range(iters):
+        mask = rng.choice(len(x_train), batch_size)
+        x, t = x_train[mask], t_train[mask]
+        opt.update(net.params, net.gradient(x, t))
+        curve.append(float(net.loss(x, t)))
+    return curve

@@ -11,7 +11,8 @@ from chainrule.book.models import MultiLayerNet
 from chainrule.book.optimizer import SGD, AdaGrad, Adam, Momentum
 from chainrule.book.util import smooth_curve
 
-from .common import ExperimentResult, load_data, new_figure, save_figure, write_result
+from .common import (ExperimentResult, load_data, loss_curve, new_figure, save_figure,
+                     write_result)
 
 # the book's choices: name -> (class, learning rate)
 OPTIMIZERS = {"SGD": (SGD, 0.01), "Momentum": (Momentum, 0.01), "AdaGrad": (AdaGrad, 0.01),
@@ -41,14 +42,7 @@ def run(out=None, *, iters: int | None = None, full: bool = False, data="mnist",
         start = time.perf_counter()
         net = MultiLayerNet(x_train.shape[1], list(hidden), 10, activation="relu",
                             weight_init_std="he", seed=seed, dtype=np.float32)
-        opt = cls(lr=lr)
-        rng = np.random.default_rng(seed + 1)  # the same batches for every optimizer
-        curve = []
-        for _ in range(iters):
-            mask = rng.choice(len(x_train), batch_size)
-            x, t = x_train[mask], t_train[mask]
-            opt.update(net.params, net.gradient(x, t))
-            curve.append(float(net.loss(x, t)))
+        curve = loss_curve(net, cls(lr=lr), x_train, t_train, iters, batch_size, seed)
         losses[name] = curve
         test_acc[name] = float(net.accuracy(x_test, t_test))
         seconds[name] = time.perf_counter() - start

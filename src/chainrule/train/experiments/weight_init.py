@@ -11,7 +11,8 @@ from chainrule.book.models import MultiLayerNet
 from chainrule.book.optimizer import SGD
 from chainrule.book.util import smooth_curve
 
-from .common import ExperimentResult, load_data, new_figure, save_figure, write_result
+from .common import (ExperimentResult, load_data, loss_curve, new_figure, save_figure,
+                     write_result)
 from .optimizers import final_loss
 
 # label -> the weight_init_std MultiLayerNet takes
@@ -32,14 +33,7 @@ def run(out=None, *, iters: int | None = None, full: bool = False, data="mnist",
         start = time.perf_counter()
         net = MultiLayerNet(x_train.shape[1], list(hidden), 10, activation="relu",
                             weight_init_std=std, seed=seed, dtype=np.float32)
-        opt = SGD(lr=lr)
-        rng = np.random.default_rng(seed + 1)
-        curve = []
-        for _ in range(iters):
-            mask = rng.choice(len(x_train), batch_size)
-            x, t = x_train[mask], t_train[mask]
-            opt.update(net.params, net.gradient(x, t))
-            curve.append(float(net.loss(x, t)))
+        curve = loss_curve(net, SGD(lr=lr), x_train, t_train, iters, batch_size, seed)
         losses[label] = curve
         test_acc[label] = float(net.accuracy(x_test, t_test))
         seconds[label] = time.perf_counter() - start
