@@ -135,3 +135,20 @@ def loss_curve(net, opt, x_train, t_train, iters: int, batch_size: int, seed: in
         opt.update(net.params, net.gradient(x, t))
         curve.append(float(net.loss(x, t)))
     return curve
+
+
+def plot_loss_curves(losses: dict, markers: dict, top: float, title: str, path) -> Path:
+    """The book's loss-per-iteration figure: each curve smoothed (smooth_curve), marked."""
+    from chainrule.book.util import smooth_curve
+    fig = new_figure((7, 4.8))
+    ax = fig.add_subplot()
+    for name, curve in losses.items():
+        y = smooth_curve(curve) if len(curve) >= 6 else np.asarray(curve)
+        ax.plot(np.arange(len(curve)), y, marker=markers.get(name),
+                markevery=max(1, len(curve) // 20), label=name)
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("loss")
+    ax.set_ylim(0, top)
+    ax.set_title(title)
+    ax.legend()
+    return save_figure(fig, path)

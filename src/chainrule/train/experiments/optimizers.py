@@ -11,8 +11,7 @@ from chainrule.book.models import MultiLayerNet
 from chainrule.book.optimizer import SGD, AdaGrad, Adam, Momentum
 from chainrule.book.util import smooth_curve
 
-from .common import (ExperimentResult, load_data, loss_curve, new_figure, save_figure,
-                     write_result)
+from .common import ExperimentResult, load_data, loss_curve, plot_loss_curves, write_result
 
 # the book's choices: name -> (class, learning rate)
 OPTIMIZERS = {"SGD": (SGD, 0.01), "Momentum": (Momentum, 0.01), "AdaGrad": (AdaGrad, 0.01),
@@ -83,18 +82,7 @@ def run(out=None, *, iters: int | None = None, full: bool = False, data="mnist",
 
 
 def plot(losses: dict, path) -> Path:
-    fig = new_figure((7, 4.8))
-    ax = fig.add_subplot()
-    for name, curve in losses.items():
-        x = np.arange(len(curve))
-        y = smooth_curve(curve) if len(curve) >= 6 else np.asarray(curve)
-        ax.plot(x, y, marker=MARKERS.get(name), markevery=max(1, len(curve) // 20),
-                label=name)
-    ax.set_xlabel("iterations")
-    ax.set_ylabel("loss")
     top = max(1.0, min(float(np.max(smooth_curve(c) if len(c) >= 6 else c))
                        for c in losses.values()))
-    ax.set_ylim(0, top)
-    ax.set_title("Optimizers on MNIST: training loss (smoothed)")
-    ax.legend()
-    return save_figure(fig, path)
+    return plot_loss_curves(losses, MARKERS, top,
+                            "Optimizers on MNIST: training loss (smoothed)", path)

@@ -9,10 +9,8 @@ import numpy as np
 
 from chainrule.book.models import MultiLayerNet
 from chainrule.book.optimizer import SGD
-from chainrule.book.util import smooth_curve
 
-from .common import (ExperimentResult, load_data, loss_curve, new_figure, save_figure,
-                     write_result)
+from .common import ExperimentResult, load_data, loss_curve, plot_loss_curves, write_result
 from .optimizers import final_loss
 
 # label -> the weight_init_std MultiLayerNet takes
@@ -67,15 +65,5 @@ def run(out=None, *, iters: int | None = None, full: bool = False, data="mnist",
 
 
 def plot(losses: dict, path) -> Path:
-    fig = new_figure((7, 4.8))
-    ax = fig.add_subplot()
-    for name, curve in losses.items():
-        y = smooth_curve(curve) if len(curve) >= 6 else np.asarray(curve)
-        ax.plot(np.arange(len(curve)), y, marker=MARKERS[name],
-                markevery=max(1, len(curve) // 20), label=name)
-    ax.set_xlabel("iterations")
-    ax.set_ylabel("loss")
-    ax.set_ylim(0, 2.5)
-    ax.set_title("Weight initialization (ReLU, SGD): training loss (smoothed)")
-    ax.legend()
-    return save_figure(fig, path)
+    return plot_loss_curves(losses, MARKERS, 2.5,
+                            "Weight initialization (ReLU, SGD): training loss (smoothed)", path)
