@@ -14,7 +14,8 @@ PACKAGE = SRC / "chainrule"
 # numerical-gradient oracle too).
 ALLOWED = {
     "engine": set(),
-    "numerics": set(),
+    "threads": set(),
+    "numerics": {"threads"},
     "random": set(),
     "atomic": set(),
     "ops": {"engine", "numerics", "random"},
@@ -25,11 +26,11 @@ ALLOWED = {
     "datasets": {"atomic"},
     "serialization": {"engine", "atomic"},
     "glassbox": {"engine", "ops", "functional", "gradcheck", "nn", "numerics", "book",
-                 "random", "atomic", "datasets"},
+                 "random", "atomic", "datasets", "threads"},
     "train": {"engine", "ops", "functional", "gradcheck", "nn", "numerics", "book", "random",
-              "atomic", "datasets", "serialization", "glassbox"},
+              "atomic", "datasets", "serialization", "glassbox", "threads"},
     "cli": {"engine", "ops", "functional", "gradcheck", "nn", "numerics", "book", "random",
-            "atomic", "datasets", "serialization", "glassbox", "train"},
+            "atomic", "datasets", "serialization", "glassbox", "train", "threads"},
     "__main__": {"cli"},
 }
 

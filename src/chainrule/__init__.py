@@ -44,10 +44,13 @@ _LAZY = {
     "save": "chainrule.serialization",
     "load": "chainrule.serialization",
     "manual_seed": "chainrule.random",
+    # NumPy's BLAS threads (chainrule.threads explains the policy)
+    "set_num_threads": "chainrule.threads",
+    "get_num_threads": "chainrule.threads",
 }
 _SUBMODULES = {"nn", "optim", "data", "layers", "models", "datasets", "viz", "ops", "functional",
                "engine", "glassbox", "serialization", "numgrad", "random", "cli", "book",
-               "train", "gradcheck", "numerics", "utils"}
+               "train", "gradcheck", "numerics", "utils", "threads"}
 
 
 # Old import paths that stay valid after a module moved: `import chainrule.layers` gives

@@ -1,4 +1,4 @@
-"""The forward math both faces share, in plain NumPy (this module imports nothing else).
+"""The forward math both faces share, in plain NumPy (of chainrule, it imports only `threads`).
 
 The book's layers and the autograd engine compute the same forward values from these
 kernels, so the two faces agree by construction. Every kernel is stable on hard inputs:
@@ -15,6 +15,12 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+
+from chainrule import threads
+
+# Both faces compute through this module: the first import applies the BLAS threading
+# policy (one thread unless overridden; see chainrule.threads for why).
+threads.apply_policy()
 
 __all__ = [
     "as_float", "sum_to", "sigmoid", "softmax", "log_softmax", "log_softmax_and_softmax",

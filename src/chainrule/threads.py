@@ -1,0 +1,140 @@
+"""How many threads NumPy's BLAS may use while chainrule computes: one, unless you say otherwise.
+
+Why one. chainrule's matrix products are the small ones of a small batch (100 x 784 x 100
+for the tutorial's network, 57600 x 25 x 30 for the book's convnet). On two cores a second
+BLAS thread gains at most a fraction of a millisecond per product on an idle machine, but
+OpenBLAS's threads spin-wait for each other after every call: with one other busy process
+the book's MNIST loop ran about 3x slower with two threads than quiet, and with both cores
+busy about 70x slower, where one thread lost about 15 % and 2x (issue 13's measurements;
+benchmarks/RESULTS.md has this machine's).
+A laptop with a browser open, a notebook beside other kernels, a shared CI runner: busy is
+the normal case, and one thread is immune to it.
+
+When. The policy is applied once, when chainrule's NumPy kernels (`chainrule.numerics`,
+which both faces import) are first imported, so a user's own training loop gets it without
+calling anything; `import chainrule` alone loads no NumPy and changes nothing. It sets the
+thread count of every BLAS library loaded in the process at that moment (through
+threadpoolctl), so it also holds for the user's own NumPy calls, as PyTorch's intra-op
+setting holds for everything torch runs.
+
+Overrides, strongest first:
+- `chainrule.set_num_threads(n)` at any time (PyTorch's name); it also keeps the import-time
+  policy from running later;
+- the environment variable CHAINRULE_NUM_THREADS: a whole number >= 1, or `keep` to leave
+  the BLAS library's own setting alone;
+- if CHAINRULE_NUM_THREADS is unset but OPENBLAS_NUM_THREADS, OMP_NUM_THREADS,
+  MKL_NUM_THREADS or BLIS_NUM_THREADS is set, the user has chosen already: chainrule keeps it.
+
+Without threadpoolctl (it is a dependency, but may be missing in a hand-made environment)
+the import-time policy does nothing and says why in `policy_info()`; `set_num_threads`
+raises an error that says what to install. This module imports nothing of chainrule.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+__all__ = ["ENV_VAR", "DEFAULT_THREADS", "parse_threads", "policy_threads", "set_num_threads",
+           "get_num_threads", "apply_policy", "policy_info"]
+
+ENV_VAR = "CHAINRULE_NUM_THREADS"
+DEFAULT_THREADS = 1
+KEEP = "keep"
+# variables with which a user already chose the BLAS thread count (OpenBLAS, OpenMP, MKL, BLIS)
+BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "BLIS_NUM_THREADS")
+NO_THREADPOOLCTL = ("chainrule cannot set NumPy's BLAS threads: threadpoolctl is not "
+                    "installed (pip install threadpoolctl)")
+
+_state = {"explicit": False, "applied": False, "threads": None, "reason": "not applied yet"}
+
+
+def parse_threads(value, source: str = "num_threads") -> int:
+    """value as a thread count (a whole number >= 1; digits in a string are accepted), or a
+    ValueError naming `source` and what it should be."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{source} must be a whole number of threads >= 1, got {value!r}"
+                         + (f" (or {KEEP!r} to leave NumPy's BLAS threads as they are)"
+                            if source == ENV_VAR else ""))
+    return value
+
+
+def policy_threads(environ: Mapping[str, str] | None = None) -> tuple[int | None, str]:
+    """(threads to set, or None for none, and why), from the environment as described above."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(ENV_VAR, "").strip()
+    if value.lower() == KEEP:
+        return None, f"{ENV_VAR}={KEEP}: the BLAS library's own setting is kept"
+    if value:
+        return parse_threads(value, ENV_VAR), f"{ENV_VAR}={value}"
+    chosen = [name for name in BLAS_ENV_VARS if environ.get(name, "").strip()]
+    if chosen:
+        return None, f"{chosen[0]} is set: the user's BLAS setting is kept"
+    return DEFAULT_THREADS, f"chainrule's default ({DEFAULT_THREADS} thread; {ENV_VAR} " \
+                            f"overrides it)"
+
+
+def _controller():
+    """A threadpoolctl controller of the BLAS libraries loaded now (NumPy's included), or None
+    when threadpoolctl is missing."""
+    import numpy  # noqa: F401  (NumPy loads its BLAS library; only a loaded one can be set)
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController().select(user_api="blas")
+
+
+def _set(threads: int) -> bool:
+    """Set every loaded BLAS library to `threads`; False when threadpoolctl is missing."""
+    controller = _controller()
+    if controller is None:
+        return False
+    controller.limit(limits=threads)  # sets the libraries' counts; its undo is never called
+    return True
+
+
+def set_num_threads(n: int) -> None:
+    """Let NumPy's BLAS use n threads in this process from now on (as torch.set_num_threads).
+
+    Overrides the import-time policy and CHAINRULE_NUM_THREADS. Raises a ValueError for
+    anything but a whole number >= 1, and a RuntimeError when threadpoolctl is missing.
+    """
+    n = parse_threads(n, "set_num_threads")
+    if not _set(n):
+        raise RuntimeError(NO_THREADPOOLCTL)
+    _state.update(explicit=True, applied=True, threads=n, reason=f"set_num_threads({n})")
+
+
+def get_num_threads() -> int | None:
+    """The thread count of NumPy's BLAS library now (the largest, if several are loaded), or
+    None when threadpoolctl is missing or no BLAS library is found."""
+    controller = _controller()
+    if controller is None or not controller.lib_controllers:
+        return None
+    return max(lib.num_threads for lib in controller.lib_controllers)
+
+
+def apply_policy(environ: Mapping[str, str] | None = None) -> int | None:
+    """Apply the policy once (chainrule.numerics calls this when first imported); the number
+    of threads set, or None when the policy sets none. Later calls, and calls after
+    set_num_threads, change nothing."""
+    if _state["applied"]:
+        return _state["threads"]
+    threads, reason = policy_threads(environ)
+    _state["applied"] = True
+    if threads is not None and not _set(threads):
+        threads, reason = None, NO_THREADPOOLCTL
+    _state.update(threads=threads, reason=reason)
+    return threads
+
+
+def policy_info() -> dict:
+    """What the policy did: {'threads': n or None, 'reason': text, 'explicit': bool,
+    'blas_threads': the BLAS library's count now}."""
+    return {"threads": _state["threads"], "reason": _state["reason"],
+            "explicit": _state["explicit"], "blas_threads": get_num_threads()}
