@@ -1,0 +1,37 @@
+"""How local rules read to a learner: operands by their names, and the right term.
+
+The ops' formulas are written once, generically, with `a` and `b` for a node's inputs
+("b" is ∂(a·b)/∂a). Shown as they are, `b = 0.6732` for ∂z3/∂W6 reads as a bias;
+`with_operands` writes the operands' own names instead (`σ2 = 0.6732`). A rule that
+sends a gradient back through a matrix is a vector-Jacobian product (g·J, what reverse
+mode computes), so `vjp_wording` names it that way.
+"""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+__all__ = ["with_operands", "vjp_wording"]
+
+# a lone a or b: not part of a longer word or name (max, abs, bᵀ's b is still b)
+_LETTER = re.compile(r"(?<![A-Za-z0-9_#.'\u0370-\u03ff])([ab])(?![A-Za-z0-9_#'\u0370-\u03ff])")
+_SIMPLE = re.compile(r"^[\w.'#\u0370-\u03ff]+$")
+
+
+def _operand(name: str) -> str:
+    """A name as it sits inside a formula: compound ones (W1·x1, −3) in parentheses."""
+    return name if _SIMPLE.match(name) else f"({name})"
+
+
+def with_operands(formula: str, names: Sequence[str]) -> str:
+    """`formula` with a and b replaced by the first and second operand's name."""
+    if not names:
+        return vjp_wording(formula)
+    table = {"a": _operand(names[0]), "b": _operand(names[1] if len(names) > 1 else names[0])}
+    formula = formula.replace("aᵇ", "a^b")  # a superscript cannot hold a name
+    return vjp_wording(_LETTER.sub(lambda m: table[m.group(1)], formula))
+
+
+def vjp_wording(text: str) -> str:
+    """Reverse-mode rules are vector-Jacobian products (gradient row times Jacobian)."""
+    return text.replace("Jacobian-vector product", "vector-Jacobian product")
