@@ -16,17 +16,17 @@ from typing import Callable
 
 import numpy as np
 
-from chainrule import threads
+from chainrule.threads import apply_policy
 
 # Both faces compute through this module: the first import applies the BLAS threading
 # policy (one thread unless overridden; see chainrule.threads for why).
-threads.apply_policy()
+apply_policy()
 
 __all__ = [
     "as_float", "sum_to", "sigmoid", "softmax", "log_softmax", "log_softmax_and_softmax",
     "one_hot", "check_class_indices", "check_class_target", "nll_loss",
     "softmax_cross_entropy", "binary_cross_entropy_with_logits", "conv_out_size", "im2col",
-    "col2im", "numerical_gradient",
+    "col2im", "unfold", "fold", "max_pool", "max_pool_backward", "numerical_gradient",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -207,14 +207,53 @@ def conv_out_size(size: int, k: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - k) // stride + 1
 
 
+def _padded(x: np.ndarray, pad: int, value: float = 0.0) -> np.ndarray:
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=value) \
+        if pad else x
+
+
+def _window_offsets(img: np.ndarray, kh: int, kw: int, stride: int, oh: int, ow: int):
+    """For each window position (i, j) in row-major order, the (N, C, OH, OW) basic-slice view
+    of img holding that position of every window (writable when img is)."""
+    for i in range(kh):
+        for j in range(kw):
+            yield img[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
+
+
+def unfold(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """(N, C, H, W) -> (N, C*kh*kw, OH*OW): im2col per image, transposed, in one copy.
+
+    The layout of a convolution as a batched product: W (FN, C*kh*kw) @ unfold(x) gives
+    (N, FN, OH*OW), the NCHW output with no transpose; the copy is made from a strided
+    window view (sliding_window_view), so no Python loop runs over positions.
+    """
+    n, c, h, w = x.shape
+    oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
+    win = np.lib.stride_tricks.sliding_window_view(_padded(x, pad), (kh, kw), axis=(2, 3))
+    win = win[:, :, ::stride, ::stride][:, :, :oh, :ow]      # (N, C, OH, OW, kh, kw)
+    return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+
+
+def fold(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1,
+         pad: int = 0) -> np.ndarray:
+    """The transpose of unfold: (N, C*kh*kw, OH*OW) added back onto an (N, C, H, W) image,
+    one contiguous block per window position (kh*kw adds, overlaps summed)."""
+    n, c, h, w = x_shape
+    oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
+    col = np.ascontiguousarray(cols).reshape(n, c, kh * kw, oh, ow)
+    img = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=cols.dtype)
+    for k, view in enumerate(_window_offsets(img, kh, kw, stride, oh, ow)):
+        view += col[:, :, k]
+    return img[:, :, pad:pad + h, pad:pad + w] if pad else img
+
+
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0,
            pad_value: float = 0.0) -> np.ndarray:
     """(N, C, H, W) -> (N*OH*OW, C*kh*kw): one row per output position (receptive field)."""
     n, c, h, w = x.shape
     oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
-    if pad:
-        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=pad_value)
-    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
+    win = np.lib.stride_tricks.sliding_window_view(_padded(x, pad, pad_value), (kh, kw),
+                                                   axis=(2, 3))
     win = win[:, :, ::stride, ::stride][:, :, :oh, :ow]      # (N, C, OH, OW, kh, kw)
     return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
 
@@ -224,13 +263,68 @@ def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1,
     """The transpose of im2col: add every row back onto the input positions it came from."""
     n, c, h, w = x_shape
     oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
-    col = cols.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)
-    img = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=cols.dtype)
-    for y in range(kh):
-        y_max = y + stride * oh
-        for x in range(kw):
-            img[:, :, y:y_max:stride, x:x + stride * ow:stride] += col[:, :, y, x]
-    return img[:, :, pad:pad + h, pad:pad + w]
+    per_image = cols.reshape(n, oh * ow, c * kh * kw).transpose(0, 2, 1)
+    return fold(per_image, x_shape, kh, kw, stride, pad)   # one transposing copy, then adds
+
+
+def _first_lowest_bit(bits: int) -> np.ndarray:
+    """LUT[code] = the lowest set bit of code (the first window position equal to the max),
+    or `bits` when no bit is set (then the last position is the max)."""
+    codes = np.arange(2 ** bits)
+    low = (codes & -codes)
+    return np.where(codes == 0, bits, np.log2(np.maximum(low, 1)).astype(np.int64)) \
+        .astype(np.uint8)
+
+
+_LUTS: dict[int, np.ndarray] = {}
+
+
+def max_pool(x: np.ndarray, kh: int, kw: int, stride: int, pad: int = 0
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(the max of every kh x kw window, (N, C, OH, OW), and which window position held it,
+    0 .. kh*kw-1 in row-major order): padding counts as -inf, and ties and NaN go to the
+    first position, as np.argmax over the window's im2col row.
+
+    The max is a running np.maximum over the kh*kw strided views of x, one per window
+    position, with no copy of the windows. The argmax packs "view k equals the max" into
+    one bit each and looks the first set bit up in a table: a few byte-wide passes.
+    """
+    n, c, h, w = x.shape
+    oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
+    views = list(_window_offsets(_padded(x, pad, -np.inf), kh, kw, stride, oh, ow))
+    out = views[0].copy()
+    for view in views[1:]:
+        np.maximum(out, view, out=out)
+    bits = len(views) - 1
+    if bits > 16 or np.isnan(out).any():  # a large window, or NaN: np.argmax, row by row
+        rows = im2col(x.reshape(n * c, 1, h, w), kh, kw, stride, pad, pad_value=-np.inf)
+        arg = rows.argmax(axis=1)
+        return rows[np.arange(rows.shape[0]), arg].reshape(out.shape), \
+            arg.reshape(out.shape).astype(np.intp if bits > 16 else np.uint8)
+    code = np.zeros(out.shape, np.uint8 if bits <= 8 else np.uint16)
+    for k in range(bits):
+        code |= np.equal(views[k], out).view(np.uint8).astype(code.dtype, copy=False) << k
+    if bits not in _LUTS:
+        _LUTS[bits] = _first_lowest_bit(bits)
+    return out, _LUTS[bits].take(code)
+
+
+def max_pool_backward(dout: np.ndarray, arg: np.ndarray, x_shape: tuple, kh: int, kw: int,
+                      stride: int, pad: int = 0) -> np.ndarray:
+    """The gradient of max_pool: each dout element goes to the input position that held its
+    window's max (`arg`), summed where windows overlap; (N, C, H, W)."""
+    n, c, h, w = x_shape
+    oh, ow = arg.shape[2:]
+    dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=dout.dtype)
+    # disjoint windows and a finite dout: dout * (arg == k) is exact and writes each input
+    # position once; otherwise route with np.where (0 * inf would be nan) and add overlaps
+    fast = stride >= kh and stride >= kw and bool(np.isfinite(dout).all())
+    for k, view in enumerate(_window_offsets(dx, kh, kw, stride, oh, ow)):
+        if fast:
+            np.multiply(dout, arg == k, out=view)
+        else:
+            view += np.where(arg == k, dout, 0)
+    return dx[:, :, pad:pad + h, pad:pad + w] if pad else dx
 
 
 # ---- the numerical-gradient oracle --------------------------------------------------------

@@ -1,10 +1,13 @@
 """The book's chapter 7 layers: Convolution and (max) Pooling, as matrix products over im2col.
 
-Both unfold their input with `chainrule.numerics.im2col` into one row per output position
-(receptive field), so the forward pass is a single matrix product (Convolution) or a row-wise
-max (Pooling), and fold gradients back with `col2im`: no Python loop runs over pixels. The
-layout is the book's: rows ordered (n, out_y, out_x), columns (channel, filter_y, filter_x),
-filters W of shape (FN, C, FH, FW), a bias b of shape (FN,).
+Convolution unfolds its input into one column per output position (receptive field), per
+image (`chainrule.numerics.unfold`: the book's im2col, transposed per image, made in one
+copy from a strided window view), so its forward pass is one batched matrix product whose
+result is already in (N, FN, OH, OW) order, and its backward folds gradients back
+(`numerics.fold`). Pooling takes a running maximum over the strided views of each window
+position (`numerics.max_pool`), never copying the windows. No Python loop runs over pixels;
+the book's `col` (rows (n, out_y, out_x), columns (channel, filter_y, filter_x)) is still
+there, made on access. Filters W have shape (FN, C, FH, FW), the bias b shape (FN,).
 
 As the other book layers: backward never modifies its `dout`, float32 in gives float32 out,
 and misuse (backward before forward, a dout or input of the wrong shape, a filter larger
@@ -15,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.book.layer_checks import CheckedLayer, check_int
-from chainrule.numerics import as_float, col2im, conv_out_size, im2col
+from chainrule.numerics import as_float, conv_out_size, fold, max_pool, max_pool_backward, unfold
 
 __all__ = ["Convolution", "Pooling"]
 
@@ -40,17 +43,25 @@ class Convolution(CheckedLayer):
     """out[n, f] = sum over c, i, j of W[f, c, i, j] * x_padded[n, c, y*s + i, x*s + j] + b[f].
 
     forward(x): x (N, C, H, W) -> (N, FN, OH, OW) with OH = (H + 2*pad - FH) // stride + 1.
-    It unfolds x into `col` (N*OH*OW, C*FH*FW) and multiplies by `col_W` = W reshaped to
-    (FN, C*FH*FW) and transposed. backward(dout) stores dW = (col.T @ dout) in W's shape and
-    db = dout summed over n, y, x, and returns dx = col2im(dout @ col_W.T): the gradient of
-    each unfolded row is added back onto the pixels it was copied from.
+    It is the book's `col @ col_W + b` with `col` (N*OH*OW, C*FH*FW) the unfolded input and
+    `col_W` = W reshaped to (FN, C*FH*FW) and transposed, computed per image as
+    W_rows @ cols[n] on cols = unfold(x) (N, C*FH*FW, OH*OW). backward(dout) stores
+    dW = col.T @ dout in W's shape and db = dout summed over n, y, x, and returns
+    dx = col2im(dout @ col_W.T): each unfolded row's gradient added back onto the pixels it
+    was copied from.
     """
 
     def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0):
         self.W, self.b = W, b
         self.stride = check_int("Convolution", "stride", stride, 1)
         self.pad = check_int("Convolution", "pad", pad, 0)
-        self.x = self.col = self.col_W = self.dW = self.db = None
+        self.x = self.cols = self.col_W = self.dW = self.db = None
+
+    @property
+    def col(self) -> np.ndarray | None:
+        """The book's im2col matrix of the last input, (N*OH*OW, C*FH*FW) (built on access)."""
+        return None if self.cols is None else \
+            self.cols.transpose(0, 2, 1).reshape(-1, self.cols.shape[1])
 
     def forward(self, x):
         x = as_float(x)
@@ -65,21 +76,24 @@ class Convolution(CheckedLayer):
                              f"shape {self.W.shape} has {fn} filters; pass b of shape ({fn},)")
         oh, ow = _out_hw("Convolution", x.shape, fh, fw, self.stride, self.pad)
         self.x = x
-        self.col = im2col(x, fh, fw, self.stride, self.pad)      # (N*OH*OW, C*FH*FW)
+        self.cols = unfold(x, fh, fw, self.stride, self.pad)     # (N, C*FH*FW, OH*OW)
         self.col_W = self.W.reshape(fn, -1).T                     # (C*FH*FW, FN)
-        out = self.col @ self.col_W + self.b                       # (N*OH*OW, FN)
-        out = out.reshape(x.shape[0], oh, ow, fn).transpose(0, 3, 1, 2)
+        out = np.matmul(self.col_W.T, self.cols)                   # (N, FN, OH*OW)
+        out += np.reshape(self.b, (fn, 1)).astype(out.dtype, copy=False)
+        out = out.reshape(x.shape[0], fn, oh, ow)
         self.out_shape = out.shape
         return out
 
     def backward(self, dout):
         self._check_dout(dout)
         fn, _, fh, fw = self.W.shape
-        dout = np.asarray(dout).transpose(0, 2, 3, 1).reshape(-1, fn)  # a new array
-        self.db = dout.sum(axis=0)
-        self.dW = (self.col.T @ dout).T.reshape(self.W.shape)
-        dcol = dout @ self.col_W.T
-        return col2im(dcol, self.x.shape, fh, fw, self.stride, self.pad)
+        n, _, p = self.cols.shape
+        dout = np.asarray(dout).reshape(n, fn, p)          # read only, never written
+        self.db = dout.sum(axis=(0, 2))
+        # dW = sum over images of dout[n] @ cols[n].T (batched products, no transposing copy)
+        self.dW = np.matmul(dout, self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.W.shape)
+        dcols = np.matmul(self.col_W, dout)                         # (N, C*FH*FW, OH*OW)
+        return fold(dcols, self.x.shape, fh, fw, self.stride, self.pad)
 
 
 class Pooling(CheckedLayer):
@@ -87,7 +101,8 @@ class Pooling(CheckedLayer):
 
     The default stride is 1, as the printed book's Pooling has it (its code repository
     changed the default to 2 in 2020); the book's networks always pass `stride=2`.
-    forward(x): x (N, C, H, W) -> (N, C, OH, OW); it remembers each window's argmax, and
+    forward(x): x (N, C, H, W) -> (N, C, OH, OW); it remembers each window's argmax in
+    `arg_max` ((N, C, OH, OW), the position in the window in row-major order), and
     backward(dout) routes each dout element to that one input position (the first one if
     several tie, as the book's np.argmax), summing where windows overlap.
 
@@ -109,23 +124,13 @@ class Pooling(CheckedLayer):
     def forward(self, x):
         x = as_float(x)
         _check_image("Pooling", x)
-        n, c = x.shape[:2]
-        oh, ow = _out_hw("Pooling", x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
-        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad, pad_value=-np.inf)
-        col = col.reshape(-1, self.pool_h * self.pool_w)          # rows (n, y, x, c)
-        self.arg_max = col.argmax(axis=1)
-        out = col[np.arange(col.shape[0]), self.arg_max]
-        out = out.reshape(n, oh, ow, c).transpose(0, 3, 1, 2)
+        _out_hw("Pooling", x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
+        out, self.arg_max = max_pool(x, self.pool_h, self.pool_w, self.stride, self.pad)
         self.x = x
         self.out_shape = out.shape
         return out
 
     def backward(self, dout):
         self._check_dout(dout)
-        dout = as_float(dout)
-        n, oh, ow = dout.shape[0], dout.shape[2], dout.shape[3]
-        window = self.pool_h * self.pool_w
-        dmax = np.zeros((self.arg_max.size, window), dtype=dout.dtype)
-        dmax[np.arange(self.arg_max.size), self.arg_max] = dout.transpose(0, 2, 3, 1).ravel()
-        dcol = dmax.reshape(n * oh * ow, -1)                       # (N*OH*OW, C*ph*pw)
-        return col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
+        return max_pool_backward(as_float(dout), self.arg_max, self.x.shape, self.pool_h,
+                                 self.pool_w, self.stride, self.pad)
