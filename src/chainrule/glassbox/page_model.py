@@ -17,7 +17,7 @@ from chainrule.glassbox.numcheck import check_leaf
 from chainrule.glassbox.paths import wrt_report
 from chainrule.glassbox.report import Explanation, Step
 from chainrule.glassbox.text import fmt_array, fmt_number, shape_text
-from chainrule.glassbox.wording import with_operands
+from chainrule.glassbox.wording import d, with_operands
 
 __all__ = ["page_data", "MAX_INSPECTED"]
 
@@ -158,37 +158,37 @@ def _backward(t, name, L, w, step, leaf_total, consumers, sent, namer) -> dict[s
         total = np.ones_like(np.asarray(t.numpy()), dtype=np.float64)
     parts = [(c, sent[(id(c), i)]) for c, i in consumers if (id(c), i) in sent]
     if not consumers and not parts:
-        up = [f"∂{L}/∂{name} = 1   (the seed: the output's gradient with respect to itself)"]
+        up = [f"∂{L}/{d(name)} = 1   (the seed: the output's gradient with respect to itself)"]
     elif len(parts) > 1:
-        terms = " + ".join(f"∂{L}/∂{name} via {namer(c)}" for c, _ in parts)
-        up = [f"∂{L}/∂{name} = {terms}   (paths meet here: their gradients add)",
+        terms = " + ".join(f"∂{L}/{d(name)} via {namer(c)}" for c, _ in parts)
+        up = [f"∂{L}/{d(name)} = {terms}   (paths meet here: their gradients add)",
               "   = " + " + ".join(w.full(g) for _, g in parts).replace("+ -", "− "),
               f"   = {w.full(total)}"]
     else:
         via = f"   (from {namer(parts[0][0])})" if parts else ""
-        up = [f"∂{L}/∂{name} = {w.full(total)}{via}"]
+        up = [f"∂{L}/{d(name)} = {w.full(total)}{via}"]
     lines: list[str] = []
     if t.node is None:
-        lines.append(f"{name} is a leaf: backward() stores ∂{L}/∂{name} in {name}.grad")
+        lines.append(f"{name} is a leaf: backward() stores ∂{L}/{d(name)} in {name}.grad")
     if step is not None:
         for term in step.inputs:
             if not term.requires_grad:
                 continue
             formula = with_operands(term.formula, [x.name for x in step.inputs])
-            lhs = f"∂{name}/∂{term.name}"
+            lhs = f"{d(name)}/{d(term.name)}"
             if term.local is not None:
                 value = w.full(term.local)
                 same = formula == value or _number(formula) == _number(value) is not None
                 lines.append(f"{lhs} = {value}" if same else f"{lhs} = {formula} = {value}")
                 if w.scalar(term.local) and w.scalar(total):
-                    lines.append(f"   sends ∂{L}/∂{name} × {lhs} = {w.full(total)} × "
+                    lines.append(f"   sends ∂{L}/{d(name)} × {lhs} = {w.full(total)} × "
                                  f"{_factor(w, term.local)} = {w.full(term.grad)} to {term.name}")
                 else:
-                    lines.append(f"   sends ∂{L}/∂{name} ⊙ {lhs} = {w.full(term.grad)} "
+                    lines.append(f"   sends ∂{L}/{d(name)} ⊙ {lhs} = {w.full(term.grad)} "
                                  f"to {term.name}")
             else:
                 lines.append(f"{lhs}: {formula}")
-                lines.append(f"   sends the vector-Jacobian product ∂{L}/∂{name} · {lhs} = "
+                lines.append(f"   sends the vector-Jacobian product ∂{L}/{d(name)} · {lhs} = "
                              f"{w.full(term.grad)} to {term.name}")
     return {"up": up, "locals": lines, "grad": w.full(total), "short_grad": w.short_grad(total),
             "_total": np.asarray(total)}
@@ -211,7 +211,7 @@ def _check_lines(output, t, nodes, analytic, name, L, w, namer) -> list[str]:
         return []
     chk = check_leaf(output, t, nodes, analytic)
     shape = np.asarray(analytic).shape
-    head = (f"Numerical check of ∂{L}/∂{name}: central differences (f(w+ε) − f(w−ε))/2ε, "
+    head = (f"Numerical check of ∂{L}/{d(name)}: central differences (f(w+ε) − f(w−ε))/2ε, "
             f"ε = {chk.eps:g}, on the graph recomputed in float64")
     if chk.size > len(chk.indices):
         head += f" ({len(chk.indices)} of {chk.size} elements: the largest gradients)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-__all__ = ["with_operands", "vjp_wording"]
+__all__ = ["with_operands", "vjp_wording", "d"]
 
 # a lone a or b: not part of a longer word or name (max, abs, bᵀ's b is still b)
 _LETTER = re.compile(r"(?<![A-Za-z0-9_#.'\u0370-\u03ff])([ab])(?![A-Za-z0-9_#'\u0370-\u03ff])")
@@ -35,3 +35,9 @@ def with_operands(formula: str, names: Sequence[str]) -> str:
 def vjp_wording(text: str) -> str:
     """Reverse-mode rules are vector-Jacobian products (gradient row times Jacobian)."""
     return text.replace("Jacobian-vector product", "vector-Jacobian product")
+
+
+def d(name: str) -> str:
+    """∂name, with a compound name in parentheses: ∂(W1·x1 + W2·x2), ∂σ3."""
+    return f"∂({name})" if any(c in name for c in " +−-/") and not name.startswith("(") \
+        else f"∂{name}"
