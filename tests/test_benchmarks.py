@@ -50,6 +50,28 @@ def test_convnet_epoch_compares_in_separate_processes():
     assert re.search(r"ratio chainrule / PyTorch \(medians\) = [\d.]+", out)
 
 
+@needs_mnist
+@pytest.mark.parametrize("workload, iters", [("seed-book", "3"), ("seed-autograd", "3"),
+                                             ("convnet-book", "1"), ("convnet-autograd", "1")])
+def test_compare_runs_each_library_in_its_own_process(workload, iters):
+    out = run("compare.py", "--workload", workload, "--iters", iters, "--rounds", "2",
+              "--libs", "chainrule", "--chainrule-threads", "1")
+    assert re.search(r"chainrule in-process s(/iter)? +[\d.]+, [\d.]+ +median [\d.]+", out)
+    assert re.search(r"chainrule whole process s +[\d.]+, [\d.]+ +median", out)
+    assert "1 BLAS thread(s): CHAINRULE_NUM_THREADS=1" in out
+
+
+@needs_mnist
+def test_compare_against_pytorch_under_load_gives_ratios():
+    pytest.importorskip("torch", reason="PyTorch 2.13.0 is the other side of the comparison")
+    out = run("compare.py", "--workload", "seed-book", "--iters", "2", "--rounds", "1",
+              "--load", "1")
+    assert "1 busy process(es) beside" in out
+    assert re.search(r"ratio chainrule / PyTorch \(in-process s, medians\) = [\d.]+", out)
+    assert re.search(r"ratio chainrule / PyTorch \(whole process s, medians\) = [\d.]+", out)
+    assert "intra-op threads (its default)" in out
+
+
 def test_the_package_never_imports_torch():
     pattern = re.compile(r"^\s*(import torch|from torch\b)", re.M)
     found = [str(p.relative_to(ROOT)) for p in (ROOT / "src" / "chainrule").rglob("*.py")
