@@ -112,7 +112,7 @@ def run_chainrule(data, batches, lr: float, start: dict) -> tuple[float, float, 
         correct = 0
         with no_grad():
             for i in range(0, len(x), EVAL_BATCH):
-                correct += int((model(as_tensor(x[i:i + EVAL_BATCH])).data.argmax(axis=1)
+                correct += int((model(as_tensor(x[i:i + EVAL_BATCH])).numpy().argmax(axis=1)
                                 == t[i:i + EVAL_BATCH]).sum())
         return correct / len(x)
 

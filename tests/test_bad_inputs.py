@@ -43,13 +43,13 @@ def _snapshot(objs) -> list:
     for o in objs:
         if isinstance(o, optim.Optimizer):
             out.append(("optimizer", copy.deepcopy(o.state_dict()),
-                        [p.data.copy() for g in o.param_groups for p in g["params"]],
+                        [p.numpy().copy() for g in o.param_groups for p in g["params"]],
                         [None if p.grad is None else np.array(getattr(p.grad, "data", p.grad))
                          for g in o.param_groups for p in g["params"]]))
         elif isinstance(o, nn.Module):
             out.append(("module", {k: v.numpy().copy() for k, v in o.state_dict().items()}))
         elif isinstance(o, cr.Tensor):
-            out.append(("tensor", o.data.copy(),
+            out.append(("tensor", o.numpy().copy(),
                         None if o.grad is None else o.grad.numpy().copy()))
         elif isinstance(o, np.ndarray):
             out.append(("array", o.copy()))

@@ -109,7 +109,7 @@ def test_zero_dim_leaf_gradient_stays_a_zero_dim_array():
     a = cr.tensor(np.float32(3.0), requires_grad=True)
     (a * a).backward()
     (a * a).backward()
-    assert type(a.grad.data) is np.ndarray and a.grad.data.shape == ()
+    assert type(a.grad.numpy()) is np.ndarray and a.grad.numpy().shape == ()
     assert np.asarray(a.grad).item() == 12.0
 
 

@@ -50,7 +50,7 @@ def autograd_grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[
     result = []
     for t, g in zip(inputs, found):
         if g is None:
-            g = np.zeros_like(t.data)
+            g = np.zeros_like(t.numpy())
         result.append(g if isinstance(g, Tensor) else engine._wrap(g))
     return tuple(result)
 
@@ -64,7 +64,7 @@ def _variable(x: Any) -> Tensor:
     if x.dtype.kind != "f":
         raise TypeError(f"grad: can only differentiate with respect to floating-point inputs, "
                         f"got dtype {x.dtype}")
-    v = engine._wrap(x.data)
+    v = engine._wrap(x.numpy())
     v.requires_grad = True
     v._tangent = x._tangent
     return v
@@ -88,7 +88,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             args[i] = _variable(args[i])
         with enable_grad(), _evaluating():
             out = as_tensor(f(*args))
-        if out.size != 1:
+        if out.numel() != 1:
             raise TypeError(f"grad: f must return a scalar (one element), got shape {out.shape}; "
                             f"use jacobian or vjp for non-scalar outputs")
         create = nested and engine.is_grad_enabled()
@@ -154,7 +154,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[T
         out = as_tensor(f(*xs))
         tangent = (out._tangent or {}).get(level)
     if tangent is None:
-        tangent = np.zeros_like(out.data)
+        tangent = np.zeros_like(out.numpy())
     if not isinstance(tangent, Tensor):
         tangent = engine._wrap(np.array(tangent))
     if out._tangent and level in out._tangent:
@@ -180,29 +180,29 @@ def jacobian(f: Callable, mode: str = "rev", argnums: int = 0) -> Callable:
         def f_of_x(v):
             return f(*args[:i], v, *args[i + 1:])
         if mode == "fwd":
-            out = as_tensor(f_of_x(x)) if x.size == 0 else None  # no column to evaluate
+            out = as_tensor(f_of_x(x)) if x.numel() == 0 else None  # no column to evaluate
             columns = []
-            for j in range(x.size):
-                e = np.zeros(x.size, dtype=x.dtype)
+            for j in range(x.numel()):
+                e = np.zeros(x.numel(), dtype=x.dtype)
                 e[j] = 1
                 out, col = jvp(f_of_x, (x,), (e.reshape(x.shape),))
                 columns.append(col)
             if any(c.requires_grad or c._tangent for c in columns):
                 from chainrule.ops import stack  # keeps the columns' graph and tangents
                 return stack(columns, axis=-1).reshape(out.shape + x.shape)
-            jac = (np.stack([c.data for c in columns], axis=-1) if columns
+            jac = (np.stack([c.numpy() for c in columns], axis=-1) if columns
                    else np.zeros(out.shape + (0,), out.dtype))
             return engine._wrap(jac.reshape(out.shape + x.shape))
         out, pullback = vjp(f_of_x, x)
         rows = []
-        for k in range(out.size):
-            e = np.zeros(out.size, dtype=out.dtype)
+        for k in range(out.numel()):
+            e = np.zeros(out.numel(), dtype=out.dtype)
             e[k] = 1
             rows.append(pullback(e.reshape(out.shape))[0])
         if any(r.requires_grad or r._tangent is not None for r in rows):
             from chainrule.ops import stack  # keeps the rows' graph and tangents
             return stack(rows).reshape(out.shape + x.shape)
-        data = np.stack([r.data for r in rows]) if rows else np.zeros((0,) + x.shape, x.dtype)
+        data = np.stack([r.numpy() for r in rows]) if rows else np.zeros((0,) + x.shape, x.dtype)
         return engine._wrap(data.reshape(out.shape + x.shape))
     return wrapped
 

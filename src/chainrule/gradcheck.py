@@ -37,7 +37,7 @@ def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5,
     from chainrule.functional import autograd_grad
 
     single = not isinstance(inputs, (tuple, list))
-    arrays = [np.array(a.data if isinstance(a, Tensor) else a, dtype=np.float64)
+    arrays = [np.array(a.numpy() if isinstance(a, Tensor) else a, dtype=np.float64)
               for a in ([inputs] if single else inputs)]
 
     def run(xs):
@@ -47,13 +47,13 @@ def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5,
     xs = [Tensor(a, requires_grad=True) for a in arrays]
     out = run(xs)
     out_shape = out.shape
-    analytic = [np.zeros((out.data.size, a.size)) for a in arrays]
-    for k in range(out.data.size):
-        seed = np.zeros(out.data.size)
+    analytic = [np.zeros((out.numpy().size, a.size)) for a in arrays]
+    for k in range(out.numpy().size):
+        seed = np.zeros(out.numpy().size)
         seed[k] = 1.0
         grads = autograd_grad(out, xs, grad_outputs=seed.reshape(out_shape), retain_graph=True)
         for j, g in enumerate(grads):
-            analytic[j][k] = g.data.reshape(-1)
+            analytic[j][k] = g.numpy().reshape(-1)
     for j, a in enumerate(arrays):
         numeric = np.zeros_like(analytic[j])
         for i in range(a.size):
@@ -62,9 +62,9 @@ def gradcheck(f: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5,
             try:
                 with no_grad():
                     flat[i] = original + eps
-                    plus = run([Tensor(x) for x in arrays]).data.reshape(-1).astype(np.float64)
+                    plus = run([Tensor(x) for x in arrays]).numpy().reshape(-1).astype(np.float64)
                     flat[i] = original - eps
-                    minus = run([Tensor(x) for x in arrays]).data.reshape(-1).astype(np.float64)
+                    minus = run([Tensor(x) for x in arrays]).numpy().reshape(-1).astype(np.float64)
             finally:
                 flat[i] = original
             numeric[:, i] = (plus - minus) / (2 * eps)

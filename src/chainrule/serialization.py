@@ -56,7 +56,7 @@ def _dtype_name(arr: np.ndarray, key: str) -> str:
 
 def _to_array(key: str, value: Any) -> np.ndarray:
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.numpy()
     if not isinstance(value, (np.ndarray, np.generic)):
         raise SafetensorsError(f"save: {key!r} is a {type(value).__name__}; values must be "
                                f"Tensors or NumPy arrays")

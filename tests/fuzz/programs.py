@@ -40,7 +40,6 @@ KNOWN_DIVERGENCES = {
                                     "dims: NumPy's layout (arrays' axes first), not PyTorch's "
                                     "(kept in place)",
     "dim_keyword": "Tensor reductions/softmax do not take dim=/keepdim=",
-    "size_method": "x.size() (listed in DESIGN's API) fails: size is an int property",
     "transpose_two_dims": "x.transpose(d0, d1) permutes (NumPy) instead of swapping two dims "
                           "(PyTorch); the fuzz maps transpose to permute",
 }
@@ -1290,8 +1289,8 @@ class BatchNorm:
                                  affine=w is not None, dtype=x.dtype)
             if w is not None:
                 m.weight, m.bias = w, b
-            m.running_mean.data[...] = rm
-            m.running_var.data[...] = rv
+            m.running_mean.numpy()[...] = rm
+            m.running_var.numpy()[...] = rv
             m.train(p["mode"] == "train")
             out = m(x)
             ctx.side += [("running_mean", m.running_mean.numpy().copy()),

@@ -24,7 +24,7 @@ def run_both(cr_loss, t_loss, inp, target, tol=1e-6):
         warnings.simplefilter("error")
         with np.errstate(divide="raise", over="raise", invalid="raise"):
             out = cr_loss(x, target)
-            w = np.linspace(0.5, 1.5, out.size).reshape(out.shape).astype(out.dtype)
+            w = np.linspace(0.5, 1.5, out.numel()).reshape(out.shape).astype(out.dtype)
             (out * w).sum().backward()
     tout = t_loss(tx, tt)
     (tout * torch.from_numpy(w)).sum().backward()

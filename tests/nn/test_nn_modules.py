@@ -140,10 +140,10 @@ def test_state_dict_round_trip_and_in_place_load():
     sd = a.state_dict()
     assert list(sd) == list(TorchNet().state_dict())
     w_before = b.layer1.weight
-    array_before = b.layer1.weight.data
+    array_before = b.layer1.weight.numpy()
     result = b.load_state_dict(sd)
     assert result.missing_keys == [] and result.unexpected_keys == []
-    assert b.layer1.weight is w_before and b.layer1.weight.data is array_before
+    assert b.layer1.weight is w_before and b.layer1.weight.numpy() is array_before
     for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
         np.testing.assert_array_equal(p.numpy(), q.numpy())
     # arrays work as values too
@@ -205,7 +205,7 @@ def test_batchnorm_matches_pytorch_train_and_eval(shape, momentum):
     rng = np.random.default_rng(4)
     bn, tbn = nn.BatchNorm1d(3, momentum=momentum), torch.nn.BatchNorm1d(3, momentum=momentum)
     w = rng.normal(size=3).astype(np.float32)
-    bn.weight.data[...] = w
+    bn.weight.numpy()[...] = w
     with torch.no_grad():
         tbn.weight.copy_(torch.from_numpy(w))
     for step in range(3):

@@ -198,7 +198,7 @@ def test_tutorial_update_loop_trains_in_place():
     x = cr.tensor(rng.standard_normal((32, 3)))
     y = x @ cr.tensor([[1.0], [-2.0], [0.5]])
     w = cr.tensor(np.zeros((3, 1)), requires_grad=True)
-    w_array = w.data
+    w_array = w.numpy()
     losses = []
     for _ in range(50):
         loss = ((x @ w - y) ** 2).mean()
@@ -207,7 +207,7 @@ def test_tutorial_update_loop_trains_in_place():
             w -= 0.1 * w.grad
         w.grad = None
         losses.append(loss.item())
-    assert w.data is w_array and w.is_leaf and w.requires_grad
+    assert w.numpy() is w_array and w.is_leaf and w.requires_grad
     assert losses[-1] < 1e-3 * losses[0]
     np.testing.assert_allclose(w.numpy().ravel(), [1.0, -2.0, 0.5], atol=0.05)
 

@@ -40,7 +40,7 @@ def compare(cr_fn, torch_fn, arrays, dtype=np.float64, jvp=True):
     out.backward(g)
     tout.backward(torch.tensor(g))
     for x, t in zip(xs, ts):
-        expected = t.grad.numpy() if t.grad is not None else np.zeros_like(x.data)
+        expected = t.grad.numpy() if t.grad is not None else np.zeros_like(x.numpy())
         assert x.grad.shape == x.shape and x.grad.dtype == x.dtype
         np.testing.assert_allclose(x.grad.numpy(), expected, **tol)
     if jvp:

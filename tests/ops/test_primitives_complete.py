@@ -147,7 +147,7 @@ def test_every_primitive_is_complete(prim):
     assert callable(prim.forward), name
     node = _node_of(prim, SAMPLES[name]())
     n = len(node.inputs)
-    args = [t.data for t in node.inputs]
+    args = [t.numpy() for t in node.inputs]
     attrs = node._attrs or {}
     for kind in ("vjps", "jvps"):
         rules = getattr(prim, kind)
@@ -156,9 +156,9 @@ def test_every_primitive_is_complete(prim):
             assert len(rules) == n and all(callable(r) for r in rules), \
                 f"{name}: {kind} needs one rule per input ({n}), has {len(rules)}"
     for i, inp in enumerate(node.inputs):
-        g = prim.vjps[i](np.ones_like(node.data), node.data, *args, **attrs)
+        g = prim.vjps[i](np.ones_like(node.numpy()), node.numpy(), *args, **attrs)
         assert sum_to(np.asarray(g), inp.shape).shape == inp.shape, f"{name} vjp {i}"
-        t = prim.jvps[i](np.ones_like(inp.data), node.data, *args, **attrs)
+        t = prim.jvps[i](np.ones_like(inp.numpy()), node.numpy(), *args, **attrs)
         assert np.broadcast_to(t, node.shape).shape == node.shape, f"{name} jvp {i}"
 
     note = prim.notation

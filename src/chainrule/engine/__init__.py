@@ -24,9 +24,9 @@ from chainrule.engine.backward import GraphFreedError, backward_pass, sum_to
 from chainrule.engine.graph import _NO_ATTRS, Notation, Primitive, VariadicRule, apply
 from chainrule.engine.state import (enable_grad, forward_mode, is_grad_enabled, no_grad,
                                     set_grad_enabled)
-from chainrule.engine.tensors import NodeView, Tensor, _wrap, as_tensor, tensor
+from chainrule.engine.tensors import NodeView, Size, Tensor, _wrap, as_tensor, tensor
 from chainrule.engine.versions import modify_in_place
 
-__all__ = ["Tensor", "Primitive", "Notation", "VariadicRule", "NodeView", "tensor", "as_tensor", "apply",
+__all__ = ["Tensor", "Size", "Primitive", "Notation", "VariadicRule", "NodeView", "tensor", "as_tensor", "apply",
            "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "forward_mode",
            "backward_pass", "sum_to", "modify_in_place", "GraphFreedError"]

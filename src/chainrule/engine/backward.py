@@ -109,7 +109,7 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
             if tensor_mode:
                 args, out = node_inputs, node
             else:
-                args, out = [t.data for t in node_inputs], node.data
+                args, out = [t._data for t in node_inputs], node._data
             variadic = type(vjps) is VariadicRule
             in_grads = [] if on_node is not None else None
             for i, p in enumerate(node_inputs):
@@ -121,8 +121,8 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
                     gi = vjps.rule(i, g, out, args, **attrs)
                 else:
                     gi = vjps[i](g, out, *args, **attrs) if attrs else vjps[i](g, out, *args)
-                if gi.shape != p.data.shape:
-                    gi = sum_to(gi, p.data.shape)
+                if gi.shape != p._data.shape:
+                    gi = sum_to(gi, p._data.shape)
                 if in_grads is not None:
                     in_grads.append(gi)
                 if p._prim is None:
@@ -174,18 +174,18 @@ def sum_to(x: Any, shape: tuple) -> Any:
 def _seed(out: Tensor, g: Any, tensor_mode: bool) -> Any:
     """The starting gradient for one output: ones for a scalar, else the given grad."""
     if g is None:
-        if out.data.size != 1:
+        if out._data.size != 1:
             raise RuntimeError(
                 f"backward: grad can be created implicitly only for a scalar output, "
-                f"got shape {out.data.shape}; pass grad= (a tensor of that shape)")
-        g = np.ones_like(out.data)
+                f"got shape {out._data.shape}; pass grad= (a tensor of that shape)")
+        g = np.ones_like(out._data)
     elif isinstance(g, Tensor):
-        g = g if tensor_mode else g.data
+        g = g if tensor_mode else g._data
     else:
-        g = np.asarray(g, dtype=out.data.dtype)
-    if g.shape != out.data.shape:
+        g = np.asarray(g, dtype=out._data.dtype)
+    if g.shape != out._data.shape:
         raise ValueError(f"backward: grad has shape {g.shape} but the output has "
-                         f"shape {out.data.shape}")
+                         f"shape {out._data.shape}")
     if tensor_mode and not isinstance(g, Tensor):
         g = _wrap(g)
     return g
@@ -194,13 +194,13 @@ def _seed(out: Tensor, g: Any, tensor_mode: bool) -> Any:
 def _deliver(t: Tensor, g: Any, wanted: dict | None, found: list) -> None:
     """Hand a finished gradient to its destination: the caller's list or `t.grad`."""
     if isinstance(g, Tensor):
-        if g.data.dtype != t.data.dtype:
-            g = g.astype(t.data.dtype)
+        if g._data.dtype != t._data.dtype:
+            g = g.astype(t._data.dtype)
     else:
         if type(g) is not _ndarray or not g.flags.writeable:  # numpy scalar or broadcast view
             g = np.array(g)
-        if g.dtype != t.data.dtype:
-            g = g.astype(t.data.dtype)
+        if g.dtype != t._data.dtype:
+            g = g.astype(t._data.dtype)
     if wanted is not None:
         i = wanted.get(id(t))
         if i is not None:
@@ -210,4 +210,4 @@ def _deliver(t: Tensor, g: Any, wanted: dict | None, found: list) -> None:
         g = _wrap(g)
     t.grad = g if t.grad is None else (
         t.grad + g if g.requires_grad or t.grad.requires_grad
-        else _wrap(np.asarray(t.grad.data + g.data)))  # 0-d stays an array, not a NumPy scalar
+        else _wrap(np.asarray(t.grad._data + g._data)))  # 0-d stays an array, not a NumPy scalar

@@ -109,13 +109,13 @@ def apply(prim: Primitive, inputs: tuple, attrs: dict) -> "Tensor":
     """Run `prim` forward on the inputs' arrays and record the node if grad is needed."""
     if len(inputs) == 2:
         a, b = inputs
-        args = (a.data, b.data)
+        args = (a._data, b._data)
         needs_grad = a.requires_grad or b.requires_grad
     elif len(inputs) == 1:
-        args = (inputs[0].data,)
+        args = (inputs[0]._data,)
         needs_grad = inputs[0].requires_grad
     else:
-        args = tuple([t.data for t in inputs])
+        args = tuple([t._data for t in inputs])
         needs_grad = any([t.requires_grad for t in inputs])
     token = _quiet_enter(_QUIET)
     try:
@@ -171,7 +171,7 @@ def _push_tangents(prim: Primitive, inputs: tuple, args: tuple, attrs: dict, out
     for lvl in levels:
         mine = [t._tangent.get(lvl) if t._tangent else None for t in inputs]
         as_tensors = lvl > 1 or record or any(isinstance(m, Tensor) for m in mine)
-        r_args, r_out = (inputs, out) if as_tensors else (args, out.data)
+        r_args, r_out = (inputs, out) if as_tensors else (args, out._data)
         state.fwd_level = lvl - 1  # inside this level's rules only the outer levels live
         try:
             total = None
@@ -183,7 +183,7 @@ def _push_tangents(prim: Primitive, inputs: tuple, args: tuple, attrs: dict, out
                 contrib = (jvps.rule(i, tan, r_out, r_args, **attrs) if variadic
                            else jvps[i](tan, r_out, *r_args, **attrs))
                 total = contrib if total is None else total + contrib
-            shape, dtype = out.data.shape, out.data.dtype
+            shape, dtype = out._data.shape, out._data.dtype
             if isinstance(total, Tensor):
                 if total.shape != shape:
                     total = total.broadcast_to(shape)

@@ -9,6 +9,21 @@ from typing import Any, NamedTuple
 import numpy as np
 
 
+class Size(tuple):
+    """A tensor's shape, as PyTorch's torch.Size: a tuple of ints with `numel()`."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __repr__(self) -> str:
+        return f"Size({list(self)})"
+
+
 class NodeView(NamedTuple):
     """What made a tensor: the primitive (its `.name`, rules and explanation), the input
     tensors and the attributes (read-only)."""
@@ -24,7 +39,7 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """A fresh array: NumPy data keeps its dtype; Python numbers and lists become float32
     (as in PyTorch's default dtype), Python bools stay bool. Strings and objects are refused."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     try:
         arr = np.array(data, dtype=dtype)
     except (TypeError, ValueError) as err:
@@ -52,7 +67,7 @@ class Tensor:
     # _mark, _deps and _g are scratch space for the reverse pass (see engine.backward).
     # Fields that most tensors never change are class defaults, so a new tensor sets only
     # its slots (the instance __dict__ is created on the first change of one of them).
-    __slots__ = ("data", "grad", "requires_grad", "_prim", "_inputs", "_attrs", "_tangent",
+    __slots__ = ("_data", "grad", "requires_grad", "_prim", "_inputs", "_attrs", "_tangent",
                  "_mark", "_deps", "_g", "__dict__", "__weakref__")
     name: str | None = None
     _retain = False     # keep a non-leaf's gradient (retain_grad)
@@ -65,9 +80,9 @@ class Tensor:
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
                  name: str | None = None):
         _init(self, _to_array(data, dtype))
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"tensor: only floating-point tensors can require grad, "
-                            f"got dtype {self.data.dtype}; pass dtype=np.float32")
+                            f"got dtype {self._data.dtype}; pass dtype=np.float32")
         self.requires_grad = bool(requires_grad)
         if name is not None:
             self.name = name
@@ -75,19 +90,44 @@ class Tensor:
     # ---- basic properties -------------------------------------------------------------
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
+
+    def size(self, dim: int | None = None) -> "Size | int":
+        """The shape as a `Size` (a tuple), or one dimension's length, as PyTorch's size()."""
+        shape = self._data.shape
+        if dim is None:
+            return Size(shape)
+        try:
+            return shape[dim]
+        except (IndexError, TypeError):
+            raise IndexError(f"size: dimension {dim!r} out of range for a tensor of shape "
+                             f"{shape} ({len(shape)} dimensions)") from None
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return self._data.size
+
+    def dim(self) -> int:
+        """The number of dimensions (PyTorch's name for ndim)."""
+        return self._data.ndim
 
     @property
-    def size(self) -> int:
-        return self.data.size
+    def data(self) -> "Tensor":
+        """As in PyTorch: the same values as a new leaf that shares this tensor's memory and
+        is cut off from the graph; changes made through it are not tracked by autograd."""
+        return _wrap(self._data)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
 
     @property
     def is_leaf(self) -> bool:
@@ -110,19 +150,19 @@ class Tensor:
         if not self._tangent:
             return None
         t = self._tangent[max(self._tangent)]
-        return t.data if isinstance(t, Tensor) else t
+        return t._data if isinstance(t, Tensor) else t
 
     def numpy(self) -> np.ndarray:
-        return self.data
+        return self._data
 
     def item(self) -> float:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only one-element tensors convert to a Python scalar, "
-                             f"got shape {self.data.shape}")
-        return self.data.item()
+                             f"got shape {self._data.shape}")
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     @property
     def node(self) -> "NodeView | None":
@@ -135,12 +175,12 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same values, cut off from the graph (shares memory like PyTorch)."""
-        return _wrap(self.data)
+        return _wrap(self._data)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"requires_grad_: only floating-point tensors can require grad, "
-                            f"got dtype {self.data.dtype}")
+                            f"got dtype {self._data.dtype}")
         if not self.is_leaf:
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; "
                                "use .detach().requires_grad_() for a new leaf")
@@ -157,22 +197,22 @@ class Tensor:
         self.grad = None
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self._data)
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extra = ""
-        if self.data.dtype != np.float32:
-            extra += f", dtype={self.data.dtype}"
+        if self._data.dtype != np.float32:
+            extra += f", dtype={self._data.dtype}"
         if self._prim is not None:
             extra += f", op={self._prim.name}"
         elif self.requires_grad:
@@ -183,7 +223,7 @@ class Tensor:
 
 def _init(t: Tensor, data: np.ndarray) -> Tensor:
     """Every field of a new tensor: a leaf holding `data` (the one place they are set)."""
-    t.data = data
+    t._data = data
     t.grad = t._prim = t._inputs = t._attrs = t._tangent = None
     t.requires_grad = False
     t._mark = 0
@@ -211,27 +251,27 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
         return x
     kind = type(x)
     if like is not None and (kind is float or kind is int):
-        const = _constants.get((x, kind, like.data.dtype))
+        const = _constants.get((x, kind, like._data.dtype))
         if const is not None:
             return const
-    to_float = like is not None and like.data.dtype.kind == "f"
+    to_float = like is not None and like._data.dtype.kind == "f"
     if isinstance(x, np.ndarray):
         _check_numeric(x, "tensor")
         if to_float and x.dtype.kind in "biu":
-            x = x.astype(like.data.dtype)
+            x = x.astype(like._data.dtype)
         return _wrap(x)
     if to_float and isinstance(x, np.generic) and x.dtype.kind in "iuf":
         x = x.item()
-    if like is not None and type(x) is int and like.data.dtype.kind in "iu":
-        return _wrap(np.array(x, dtype=like.data.dtype))  # int tensor + 1 stays an int tensor
+    if like is not None and type(x) is int and like._data.dtype.kind in "iu":
+        return _wrap(np.array(x, dtype=like._data.dtype))  # int tensor + 1 stays an int tensor
     if to_float and type(x) in (int, float):
-        data = np.array(x, dtype=like.data.dtype)
+        data = np.array(x, dtype=like._data.dtype)
         data.flags.writeable = False
         const = _wrap(data)
         if x != 0:  # -0.0 == 0.0 as a key: zeros are not cached, so each keeps its sign
             if len(_constants) > 4096:
                 _constants.clear()
-            _constants[(x, type(x), like.data.dtype)] = const
+            _constants[(x, type(x), like._data.dtype)] = const
         return const
     return _wrap(_to_array(x))
 

@@ -25,46 +25,46 @@ def modify_in_place(t: Tensor, name: str, compute: Callable[[Tensor], Tensor]) -
     if recording and t.requires_grad and t._prim is None:
         raise RuntimeError(
             f"{name}: a leaf Variable that requires grad is being used in an in-place "
-            f"operation (shape {tuple(t.data.shape)}). Update parameters inside "
+            f"operation (shape {tuple(t._data.shape)}). Update parameters inside "
             f"`with chainrule.no_grad():` as an optimizer step does, or use an "
             f"out-of-place operation (x = x + y).")
-    if not t.data.flags.writeable:
+    if not t._data.flags.writeable:
         raise ValueError(f"{name}: the tensor's memory is read-only (a broadcast view or a "
-                         f"cached constant, shape {tuple(t.data.shape)}); copy it first")
+                         f"cached constant, shape {tuple(t._data.shape)}); copy it first")
     version = t._version
     src = t
     if recording:  # a stand-in for t's current value, node and all
-        src = _wrap(t.data)
+        src = _wrap(t._data)
         src.requires_grad, src._prim, src._inputs = t.requires_grad, t._prim, t._inputs
         src._attrs, src._vers, src._tangent = t._attrs, t._vers, t._tangent
         src._version = version + 1
     new = compute(src)
-    if new.data.shape != t.data.shape:
-        raise ValueError(f"{name}: the result has shape {tuple(new.data.shape)}, but an "
-                         f"in-place operation keeps the tensor's shape {tuple(t.data.shape)}")
-    if new.data.dtype != t.data.dtype and \
-            not np.can_cast(new.data.dtype, t.data.dtype, casting="same_kind"):
-        raise TypeError(f"{name}: result type {new.data.dtype} can't be cast to the "
-                        f"tensor's dtype {t.data.dtype} in place; use an out-of-place "
+    if new._data.shape != t._data.shape:
+        raise ValueError(f"{name}: the result has shape {tuple(new._data.shape)}, but an "
+                         f"in-place operation keeps the tensor's shape {tuple(t._data.shape)}")
+    if new._data.dtype != t._data.dtype and \
+            not np.can_cast(new._data.dtype, t._data.dtype, casting="same_kind"):
+        raise TypeError(f"{name}: result type {new._data.dtype} can't be cast to the "
+                        f"tensor's dtype {t._data.dtype} in place; use an out-of-place "
                         f"operation or convert the tensor first")
     graph = new._prim is not None
     base = None
     if graph:
-        if not t.data.flags.owndata:
+        if not t._data.flags.owndata:
             base = _indexed_base(t)
             if base is None:
                 raise NotImplementedError(
                     f"{name}: in-place change of a view of another array (shape "
-                    f"{tuple(t.data.shape)}) while recording gradients is not supported; "
+                    f"{tuple(t._data.shape)}) while recording gradients is not supported; "
                     f"change the tensor it was taken from, or copy the view first (x.clone())")
         if new._inputs[0] is not src or 0 in _needed(new):
-            src.data = t.data.copy()  # the in-place node's backward reads the old values
+            src._data = t._data.copy()  # the in-place node's backward reads the old values
     if base is not None:  # t = base[index]: write through the base, then t is base[index]
         index = t._attrs["index"]
         base[index] = new
         new = base[index]
     else:
-        np.copyto(t.data, new.data, casting="unsafe")
+        np.copyto(t._data, new._data, casting="unsafe")
     t._version = version + 1
     if graph:
         t._prev = (version, src, t._prev)
@@ -78,7 +78,7 @@ def modify_in_place(t: Tensor, name: str, compute: Callable[[Tensor], Tensor]) -
 def _indexed_base(t: Tensor) -> Tensor | None:
     """The tensor t is a basic-indexing view of (x[0], x[:, 1:]), if it is one."""
     if t._prim is not None and t._prim.name == "getitem" \
-            and np.may_share_memory(t.data, t._inputs[0].data):
+            and np.may_share_memory(t._data, t._inputs[0]._data):
         return t._inputs[0]
     return None
 
@@ -168,7 +168,7 @@ def _reads(rule: Callable, n_inputs: int) -> frozenset:
 
 def _describe(t: Tensor) -> str:
     made_by = "a leaf" if t._prim is None else f"the output of {t._prim.name}"
-    return f"a {t.data.dtype} tensor of shape {tuple(t.data.shape)}, {made_by}"
+    return f"a {t._data.dtype} tensor of shape {tuple(t._data.shape)}, {made_by}"
 
 
 def _modified_error(node: Tensor, i: int, t: Tensor, expected: int) -> RuntimeError:

@@ -147,29 +147,29 @@ def to_dot(output: Tensor, names: Any = None, show_grad: bool = True, decimals: 
             out.append(f'  {nid} [shape=circle, label={label((sym, None))}, '
                        f'tooltip="{html.escape(name)} = {t.op}(…)"];')
         elif t.requires_grad:
-            lines = [(name, None), (value(t.data), None)]
+            lines = [(name, None), (value(t.numpy()), None)]
             if show_grad and id(t) in totals:
                 lines.append((grad(totals[id(t)]), GRAD_COLOR))
             out.append(f'  {nid} [shape=box, style="rounded,filled", fillcolor="{PARAM_COLOR}",'
                        f' label={label(*lines)}, tooltip="parameter (requires grad)"];')
         else:
-            auto = t.size == 1 and name == f"{float(t.data.reshape(())):g}"
-            text = name if auto else f"{name} = {value(t.data)}"
+            auto = t.numel() == 1 and name == f"{float(t.numpy().reshape(())):g}"
+            text = name if auto else f"{name} = {value(t.numpy())}"
             out.append(f'  {nid} [shape=plaintext, fontcolor="#555555", '
                        f'label={label((text, None))}];')
     for t in nodes:
         for i, p in enumerate(t.inputs):
             lines = []
             if p.op is not None:  # a leaf's box already shows its name and value
-                lines += [(namer(p), None), (value(p.data), None)]
+                lines += [(namer(p), None), (value(p.numpy()), None)]
             if show_grad and p.requires_grad:
                 lines.append((grad(edges.get((id(t), i))), GRAD_COLOR))
             attrs = f" [label={label(*lines)}]" if any(text for text, _ in lines) else ""
             out.append(f"  {ids[id(p)]} -> {ids[id(t)]}{attrs};")
     if output.op is not None:
-        lines = [(namer(output), None), (value(output.data), None)]
+        lines = [(namer(output), None), (value(output.numpy()), None)]
         if show_grad and output.requires_grad:
-            lines.append((grad(np.ones_like(output.data)), GRAD_COLOR))
+            lines.append((grad(np.ones_like(output.numpy())), GRAD_COLOR))
         out.append(f'  out [shape=doublecircle, label={label((namer(output), None))}];')
         out.append(f"  {ids[id(output)]} -> out [label={label(*lines[1:])}];")
     if show_grad and output.requires_grad:

@@ -67,13 +67,13 @@ def explain(output: Tensor, wrt: Tensor | Sequence[Tensor] | None = None, names:
         for k, s in enumerate(run.steps, 1):
             terms = [InputTerm(namer(inp), inp.requires_grad, *local(s.node, i), sent)
                      for i, (inp, sent) in enumerate(zip(s.node.inputs, s.sent))]
-            steps.append(Step(k, namer(s.node), s.node.op, np.array(s.node.data), s.upstream,
+            steps.append(Step(k, namer(s.node), s.node.op, np.array(s.node.numpy()), s.upstream,
                               terms))
-    leaf_rows = [(namer(t), np.array(t.data), run.grad(t))
+    leaf_rows = [(namer(t), np.array(t.numpy()), run.grad(t))
                  for t in nodes if t.op is None and t.requires_grad]
-    note = "" if output.size == 1 else (
+    note = "" if output.numel() == 1 else (
         f"(the output has shape {output.shape}: explaining sum({namer(output)}), "
         f"seeded with ones)")
     reports = [wrt_report(output, t, nodes, namer, run.grad(t)) for t in targets]
-    return Explanation(namer(output), np.array(output.data), steps, leaf_rows, reports,
+    return Explanation(namer(output), np.array(output.numpy()), steps, leaf_rows, reports,
                        decimals, max_elements, note)

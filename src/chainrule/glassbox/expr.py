@@ -190,14 +190,14 @@ class Expression:
                 (a,) = args
                 fn = FUNCTIONS[node.func.id]
                 if isinstance(a, float):
-                    return float(fn(tensor(np.float64(a))).data)
+                    return float(fn(tensor(np.float64(a))).numpy())
                 op = "log" if node.func.id == "ln" else node.func.id
                 return new(fn(a.tensor), op, [a])
             if isinstance(node, ast.BinOp):
                 a, b = args
                 op = _BINOPS[type(node.op)][0]
                 if isinstance(a, float) and isinstance(b, float):
-                    return float(getattr(ops, op)(tensor(np.float64(a)), np.float64(b)).data)
+                    return float(getattr(ops, op)(tensor(np.float64(a)), np.float64(b)).numpy())
                 out = getattr(ops, op)(value(a), value(b))
                 return new(out, op, [a, b], **(out._attrs or {}))
             raise _reject(node, type(node).__name__)

@@ -250,14 +250,14 @@ def vanishing(depth: int = 10, activation: str = "sigmoid", width: int = 100,
             h = z
             break
         h = getattr(z, activation)()
-        acts.append(h.data)
+        acts.append(h.numpy())
         slope = h.node.primitive.notation.slope  # the local derivative ÷ its maximum
     loss = ops.softmax_cross_entropy(h, t)
     loss.backward()
 
     layers = []
     for k, w in enumerate(weights):
-        g = w.grad.data
+        g = w.grad.numpy()
         if k < depth - 1:
             a = acts[k]
             local = slope(a)  # from the activation's output
@@ -267,4 +267,4 @@ def vanishing(depth: int = 10, activation: str = "sigmoid", width: int = 100,
         layers.append(LayerGrad(k + 1, tuple(w.shape), float(np.abs(g).mean()),
                                 float(np.linalg.norm(g)), act_mean, saturated))
     return VanishingResult(depth, activation, init_name, width, data_name, len(x),
-                           float(loss.data), layers, note)
+                           float(loss.numpy()), layers, note)

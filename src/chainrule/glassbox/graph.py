@@ -68,7 +68,7 @@ class GraphNames:
                 stem, given = given  # (tensor name, per-element names)
             if given is not None and not isinstance(given, str):
                 elems = np.asarray(given, dtype=object)
-                if elems.shape != t.shape and elems.size == t.size:
+                if elems.shape != t.shape and elems.size == t.numel():
                     elems = elems.reshape(t.shape)
                 if elems.shape != t.shape:
                     raise ValueError(f"explain: per-element names have shape {elems.shape} but "
@@ -83,8 +83,8 @@ class GraphNames:
                 kind = t.op
             elif t.requires_grad:
                 kind = "leaf"
-            elif t.size == 1:
-                self._name[id(t)] = f"{float(t.data.reshape(())):g}"
+            elif t.numel() == 1:
+                self._name[id(t)] = f"{float(t.numpy().reshape(())):g}"
                 continue
             else:
                 kind = "const"
@@ -99,7 +99,7 @@ class GraphNames:
         elems = self._elements.get(id(t))
         if elems is not None:
             return str(elems.reshape(-1)[flat_index])
-        if t.size == 1:
+        if t.numel() == 1:
             return self(t)
         idx = np.unravel_index(flat_index, t.shape)
         return f"{self(t)}[{','.join(str(int(i)) for i in idx)}]"

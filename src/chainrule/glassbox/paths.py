@@ -55,7 +55,7 @@ def wrt_report(output: Tensor, target: Tensor, nodes: list[Tensor], namer: Graph
 
 def _element_chains(output, target, on_path, stops, namer, report) -> None:
     """Chains element by element: each factor is one entry of a (collapsed) Jacobian."""
-    if any(t.size * p.size > MAX_JACOBIAN for t in on_path for p in t.inputs):
+    if any(t.numel() * p.numel() > MAX_JACOBIAN for t in on_path for p in t.inputs):
         raise _TooMany
     on_ids = {id(t) for t in on_path}
     jac: dict[tuple[int, int], np.ndarray] = {}
@@ -71,7 +71,7 @@ def _element_chains(output, target, on_path, stops, namer, report) -> None:
     for pos, a in enumerate(on_path):
         if id(a) not in stops or a is target:
             continue
-        acc = {id(a): np.eye(a.size)}
+        acc = {id(a): np.eye(a.numel())}
         for n in on_path[pos:]:
             if id(n) not in acc or (n is not a and id(n) in stops):
                 continue
@@ -84,7 +84,7 @@ def _element_chains(output, target, on_path, stops, namer, report) -> None:
 
     chains: dict[int, list[Chain]] = {}
     count = 0
-    stack = [(output, k, [namer.element(output, k)], []) for k in range(output.size)]
+    stack = [(output, k, [namer.element(output, k)], []) for k in range(output.numel())]
     while stack:
         a, i, labels, factors = stack.pop()
         for b, m in segments.get(id(a), []):
@@ -97,10 +97,10 @@ def _element_chains(output, target, on_path, stops, namer, report) -> None:
                     chains.setdefault(int(j), []).append(Chain(lab, fac))
                 else:
                     stack.append((b, int(j), lab, fac))
-    if target.size > MAX_CHAINS:
+    if target.numel() > MAX_CHAINS:
         raise _TooMany
     report.chains = {j: chains[j][::-1] for j in sorted(chains)}
-    report.element_names = {j: namer.element(target, j) for j in range(target.size)}
+    report.element_names = {j: namer.element(target, j) for j in range(target.numel())}
     report.n_paths = count
 
 

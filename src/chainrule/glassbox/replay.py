@@ -61,7 +61,7 @@ def replay(output: Tensor, also: Sequence[Tensor] = (), nodes: list[Tensor] | No
             listed.add(id(t))
             wanted.append(t)
     result = Replay()
-    seed = np.ones_like(output.data)
+    seed = np.ones_like(output.numpy())
     result.grads[id(output)] = seed
 
     def on_node(node: Tensor, g, in_grads: list) -> None:
@@ -74,5 +74,5 @@ def replay(output: Tensor, also: Sequence[Tensor] = (), nodes: list[Tensor] | No
     found = backward_pass([output], [seed], retain_graph=True, inputs=wanted,
                           on_node=on_node if record else None)
     for t, g in zip(wanted, found):
-        result.grads[id(t)] = np.zeros_like(t.data) if g is None else np.asarray(g)
+        result.grads[id(t)] = np.zeros_like(t.numpy()) if g is None else np.asarray(g)
     return result

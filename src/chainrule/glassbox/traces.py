@@ -150,16 +150,16 @@ def forward_trace(expr: Expression | str, at: Mapping[str, float], wrt: str | No
     rows = []
     for n in expr.variables:
         rec = seen["inputs"][n]
-        rows.append(TraceRow(rec.label, n, _scalar(rec.tensor.data), _scalar(rec.tensor.tangent),
+        rows.append(TraceRow(rec.label, n, _scalar(rec.tensor.numpy()), _scalar(rec.tensor.tangent),
                              "seed" if n == wrt else "constant in this pass"))
     for rec in seen["records"]:
         terms = [_times(_local_text(rec, i), f"v̇{o.label[1:]}")
                  for i, o in enumerate(rec.operands) if isinstance(o, _Record)]
         tan = rec.tensor.tangent
-        rows.append(TraceRow(rec.label, _definition(rec), _scalar(rec.tensor.data),
+        rows.append(TraceRow(rec.label, _definition(rec), _scalar(rec.tensor.numpy()),
                              _scalar(0.0 if tan is None else tan), _sum(terms)))
-    return Trace("forward", expr.source, dict(at), wrt, rows, _scalar(out.data),
-                 {wrt: _scalar(tangent.data)}, decimals)
+    return Trace("forward", expr.source, dict(at), wrt, rows, _scalar(out.numpy()),
+                 {wrt: _scalar(tangent.numpy())}, decimals)
 
 
 def reverse_trace(expr: Expression | str, at: Mapping[str, float],
@@ -184,8 +184,8 @@ def reverse_trace(expr: Expression | str, at: Mapping[str, float],
         rule = _sum(consumers.get(id(rec), [])) or "seed f̄ = 1"
         definition = _definition(rec) if rec.op != "input" else \
             next(n for n, r in expr._inputs.items() if r is rec)
-        rows.append(TraceRow(rec.label, definition, _scalar(rec.tensor.data),
+        rows.append(TraceRow(rec.label, definition, _scalar(rec.tensor.numpy()),
                              adj[id(rec.tensor)], rule))
     grads = {n: adj[id(expr._inputs[n].tensor)] for n in expr.variables}
-    return Trace("reverse", expr.source, dict(at), None, rows, _scalar(out.data), grads,
+    return Trace("reverse", expr.source, dict(at), None, rows, _scalar(out.numpy()), grads,
                  decimals)

@@ -204,17 +204,17 @@ def worked_example(lr: float = 1.0, decimals: int = 4) -> WorkedExample:
     def scalar(a, idx=(0, 0)) -> float:
         return float(np.asarray(a)[idx])
 
-    z, h = t["z"].data, t["σ"].data
-    p = scalar(t["σ3"].data)
+    z, h = t["z"].numpy(), t["σ"].numpy()
+    p = scalar(t["σ3"].numpy())
     forward = {"z1": scalar(z), "z2": scalar(z, (0, 1)), "σ1": scalar(h), "σ2": scalar(h, (0, 1)),
-               "z3": scalar(t["z3"].data), "σ3": p, "L": float(t["L"].data)}
+               "z3": scalar(t["z3"].numpy()), "σ3": p, "L": float(t["L"].numpy())}
     before, grads, after = {}, {}, {}
     leaf_grads = {n: g for n, _, g in exp.leaves}
     for name, (key, idx, _) in POSITIONS.items():
-        before[name] = float(params[key].data[idx])
+        before[name] = float(params[key].numpy()[idx])
         grads[name] = float(leaf_grads[NAMES[key][0]][idx])
         after[name] = before[name] - lr * grads[name]
-    w = params["layer2.weight"].data
+    w = params["layer2.weight"].numpy()
     local = {"∂L/∂σ3": float(exp.step("σ3").upstream.reshape(())),
              "∂σ3/∂z3": p * (1 - p), "∂z3/∂W5": forward["σ1"], "∂z3/∂W6": forward["σ2"],
              "∂z3/∂σ1": float(w[0, 0]), "∂z3/∂σ2": float(w[0, 1]),

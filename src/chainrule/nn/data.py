@@ -34,7 +34,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors: Any) -> None:
         if not tensors:
             raise ValueError("TensorDataset: give at least one array")
-        arrays = [t.data if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
+        arrays = [t.numpy() if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
         for i, a in enumerate(arrays):
             if a.ndim == 0:
                 raise ValueError(f"TensorDataset: array {i} is 0-d; samples are rows")
@@ -62,7 +62,7 @@ def _collate(items: list) -> Any:
         return tuple(_collate([it[i] for it in items]) for i in range(len(first)))
     if isinstance(first, dict):
         return {k: _collate([it[k] for it in items]) for k in first}
-    arrays = [it.data if isinstance(it, Tensor) else np.asarray(it) for it in items]
+    arrays = [it.numpy() if isinstance(it, Tensor) else np.asarray(it) for it in items]
     stacked = np.stack(arrays)
     if stacked.dtype == np.float64 and not isinstance(first, (np.ndarray, np.generic, Tensor)):
         stacked = stacked.astype(np.float32)  # Python floats -> float32, as tensor() does

@@ -38,7 +38,7 @@ def _const(name: str, what: str, value: Any, like: Tensor, shape: tuple | None =
     broadcast to the input's shape. Constants get no gradient."""
     if value is None:
         return None
-    arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+    arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: {what} must be numeric, got dtype {arr.dtype}")
     arr = arr.astype(like.dtype, copy=False)
@@ -64,7 +64,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
     if y.shape != p.shape:
         raise ValueError(f"binary_cross_entropy: target shape {y.shape} must equal the "
                          f"input shape {p.shape}")
-    if p.size and not (np.all(p.data >= 0) and np.all(p.data <= 1)):
+    if p.numel() and not (np.all(p.numpy() >= 0) and np.all(p.numpy() <= 1)):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 "
                          "and 1 (apply a sigmoid first, or use binary_cross_entropy_with_logits)")
     w = _const("binary_cross_entropy", "weight", weight, p)
@@ -97,7 +97,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean",
     _check_reduction("cross_entropy", reduction)
     x = as_tensor(input)
     in_shape = x.shape
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], "
                          f"got {label_smoothing}")
@@ -230,7 +230,7 @@ def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray 
     bshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     use_batch = training or running_mean is None
     if use_batch:
-        n = x.size // x.shape[1]
+        n = x.numel() // x.shape[1]
         if training and n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}")
@@ -242,9 +242,9 @@ def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray 
             if num_batches_tracked is not None:
                 num_batches_tracked += 1
             m = (1.0 / float(num_batches_tracked)) if momentum is None else momentum
-            batch_var = var.data.reshape(-1) * (n / (n - 1))
+            batch_var = var.numpy().reshape(-1) * (n / (n - 1))
             running_mean *= 1 - m
-            running_mean += m * mean.data.reshape(-1)
+            running_mean += m * mean.numpy().reshape(-1)
             running_var *= 1 - m
             running_var += m * batch_var.astype(running_var.dtype, copy=False)
     else:

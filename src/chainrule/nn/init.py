@@ -24,7 +24,7 @@ def _rng(generator: np.random.Generator | None) -> np.random.Generator:
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
-    tensor.data[...] = values
+    tensor.numpy()[...] = values
     return tensor
 
 

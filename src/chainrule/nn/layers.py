@@ -163,9 +163,9 @@ class BatchNorm1d(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.numpy()[...] = 0
+            self.running_var.numpy()[...] = 1
+            self.num_batches_tracked.numpy()[...] = 0
 
     def forward(self, x: Any) -> Tensor:
         x = as_tensor(x)
@@ -174,10 +174,10 @@ class BatchNorm1d(Module):
                              f"(N, {self.num_features}, L), got shape {x.shape}")
         tracking = self.track_running_stats
         return F.batch_norm(
-            x, self.running_mean.data if tracking else None,
-            self.running_var.data if tracking else None, self.weight, self.bias,
+            x, self.running_mean.numpy() if tracking else None,
+            self.running_var.numpy() if tracking else None, self.weight, self.bias,
             training=self.training or not tracking, momentum=self.momentum, eps=self.eps,
-            num_batches_tracked=self.num_batches_tracked.data if tracking else None)
+            num_batches_tracked=self.num_batches_tracked.numpy() if tracking else None)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -26,7 +26,7 @@ class _Loss(Module):
 def _constant(value: Any) -> np.ndarray | None:
     if value is None:
         return None
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value.numpy() if isinstance(value, Tensor) else np.asarray(value)
 
 
 class MSELoss(_Loss):

@@ -27,7 +27,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty(0, dtype=np.float32)
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.numpy()
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
@@ -45,7 +45,7 @@ class IncompatibleKeys(NamedTuple):
 
 
 def _as_array(value: Any) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value.numpy() if isinstance(value, Tensor) else np.asarray(value)
 
 
 class Module:
@@ -214,7 +214,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = Tensor(np.zeros_like(p.data))
+                p.grad = Tensor(np.zeros_like(p.numpy()))
 
     def to(self, dtype: Any) -> Module:
         """Convert every floating-point parameter and buffer to `dtype`, in place (the
@@ -223,8 +223,8 @@ class Module:
         if dtype.kind != "f":
             raise TypeError(f"to: only floating-point dtypes, got {dtype}")
         for t in list(self.parameters()) + list(self.buffers()):
-            if t.data.dtype.kind == "f" and t.data.dtype != dtype:
-                t.data = t.data.astype(dtype)
+            if t.numpy().dtype.kind == "f" and t.numpy().dtype != dtype:
+                t.data = t.numpy().astype(dtype)
                 t.grad = None
                 t._version += 1
         return self
@@ -281,10 +281,10 @@ class Module:
             if name not in state_dict:
                 continue
             value = _as_array(state_dict[name])
-            if value.shape != target.data.shape:
+            if value.shape != target.numpy().shape:
                 errors.append(f"size mismatch for {name}: copying a param with shape "
                               f"{value.shape} from checkpoint, the shape in current model "
-                              f"is {target.data.shape}.")
+                              f"is {target.numpy().shape}.")
             elif value.dtype.kind not in "biuf":
                 errors.append(f"dtype for {name}: cannot load {value.dtype} values")
             else:
@@ -300,7 +300,7 @@ class Module:
             raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}:"
                                  "\n\t" + "\n\t".join(errors))
         for target, value in plan:
-            np.copyto(target.data, value, casting="unsafe")
+            np.copyto(target.numpy(), value, casting="unsafe")
             target._version += 1
         return IncompatibleKeys(missing, unexpected)
 

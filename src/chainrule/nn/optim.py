@@ -24,7 +24,7 @@ class Optimizer:
     """Holds parameter groups (dicts of params + hyperparameters) and per-parameter state.
 
     Subclasses define `defaults`, `_check_group` (raise on a bad hyperparameter) and
-    `_update(p, g, state, group)`, which changes `p.data` in place."""
+    `_update(p, g, state, group)`, which changes `p.numpy()` in place."""
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict) -> None:
         self.defaults = dict(defaults)
@@ -71,7 +71,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None if set_to_none or p.grad is None else Tensor(np.zeros_like(p.data))
+                p.grad = None if set_to_none or p.grad is None else Tensor(np.zeros_like(p.numpy()))
 
     def step(self) -> None:
         """One update of every parameter that has a gradient. Validates everything first:
@@ -82,22 +82,22 @@ class Optimizer:
             for pi, p in enumerate(group["params"]):
                 if p.grad is None:
                     continue
-                g = p.grad.data if isinstance(p.grad, Tensor) else np.asarray(p.grad)
-                if g.shape != p.data.shape:
+                g = p.grad.numpy() if isinstance(p.grad, Tensor) else np.asarray(p.grad)
+                if g.shape != p.numpy().shape:
                     raise ValueError(f"{type(self).__name__}.step: the gradient of parameter "
                                      f"{pi} in group {gi} has shape {g.shape} but the "
-                                     f"parameter has shape {p.data.shape}")
-                if g.dtype != p.data.dtype:
+                                     f"parameter has shape {p.numpy().shape}")
+                if g.dtype != p.numpy().dtype:
                     if g.dtype.kind not in "biuf":
                         raise TypeError(f"{type(self).__name__}.step: gradient of parameter "
                                         f"{pi} has dtype {g.dtype}")
-                    g = g.astype(p.data.dtype)
+                    g = g.astype(p.numpy().dtype)
                 work.append((p, g, group))
         for p, g, group in work:
             state = self.state.get(id(p))
             if state is None:
                 state = self.state[id(p)] = {}
-            self._update(p.data, g, state, group)
+            self._update(p.numpy(), g, state, group)
             p._version += 1  # an in-place change: a graph that saved p can no longer use it
 
     def _check_group(self, group: dict) -> None:
@@ -159,13 +159,13 @@ class Optimizer:
             fresh = {}
             for key, value in s.items():
                 if isinstance(value, Tensor):
-                    value = value.data
+                    value = value.numpy()
                 if isinstance(value, np.ndarray) and value.ndim > 0:
-                    if value.shape != p.data.shape:
+                    if value.shape != p.numpy().shape:
                         raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter "
                                          f"{idx} has shape {value.shape}, the parameter has "
-                                         f"shape {p.data.shape}")
-                    value = value.astype(p.data.dtype, copy=True)
+                                         f"shape {p.numpy().shape}")
+                    value = value.astype(p.numpy().dtype, copy=True)
                 elif isinstance(value, np.ndarray):
                     value = value.item()
                 fresh[key] = value

@@ -15,13 +15,14 @@ import numpy as np
 from chainrule.engine import Primitive
 from chainrule.engine.graph import Notation
 from chainrule.ops.elementwise import MAXIMUM, SIGMOID
+from chainrule.ops.operands import numel
 
 
 def _reduce(losses, reduction: str):
     """Per-element losses reduced: their mean (nan of no losses, as PyTorch), their sum, or
     as they are."""
     if reduction == "mean":
-        return losses.mean() if losses.size else np.asarray(np.nan, dtype=losses.dtype)
+        return losses.mean() if numel(losses) else np.asarray(np.nan, dtype=losses.dtype)
     if reduction == "sum":
         return losses.sum()
     return losses

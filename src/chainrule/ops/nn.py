@@ -8,6 +8,7 @@ from chainrule import numerics
 from chainrule.engine import Primitive, Tensor, apply, as_tensor
 from chainrule.engine.graph import Notation
 from chainrule.ops.elementwise import EXP
+from chainrule.ops.operands import numel as _numel
 
 try:
     from numpy.exceptions import AxisError
@@ -56,7 +57,7 @@ def _ce_dlogits(out, logits, target, reduction, cache):
     else:
         d = p * target.sum(axis=-1, keepdims=True).astype(p.dtype) - target.astype(p.dtype)
     if reduction == "mean":
-        d = d / p.dtype.type(d.size // d.shape[-1] if d.ndim > 1 else 1)
+        d = d / p.dtype.type(_numel(d) // d.shape[-1] if d.ndim > 1 else 1)
     return d
 
 
@@ -69,7 +70,7 @@ def _ce_jvp(t, out, logits, target, reduction, cache):
     per_sample = (t * _ce_dlogits(out, logits, target, "none", cache)).sum(axis=-1)
     if reduction == "mean":
         with np.errstate(invalid="ignore"):
-            return per_sample.sum() / per_sample.dtype.type(per_sample.size)
+            return per_sample.sum() / per_sample.dtype.type(_numel(per_sample))
     return per_sample.sum() if reduction == "sum" else per_sample
 
 
@@ -132,7 +133,7 @@ def softmax_cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     (logits' shape); the target gets no gradient. reduction: "mean", "sum" or "none".
     """
     logits = as_tensor(logits)
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target._data if isinstance(target, Tensor) else np.asarray(target)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"softmax_cross_entropy: reduction must be 'mean', 'sum' or 'none', "
                          f"got {reduction!r}")

@@ -5,9 +5,17 @@ from chainrule.engine import Tensor, as_tensor
 from chainrule.ops.shape import astype
 
 
+def numel(x) -> int:
+    """The element count of an array or a Tensor (rules run on both)."""
+    n = 1
+    for d in x.shape:
+        n *= d
+    return n
+
+
 def data_of(x):
     """The array inside a Tensor (anything else as it is): for masks rules compute."""
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def operands(a, b) -> tuple[Tensor, Tensor]:
@@ -17,13 +25,13 @@ def operands(a, b) -> tuple[Tensor, Tensor]:
     if not isinstance(b, Tensor):
         a = as_tensor(a)
         b = as_tensor(b, like=a)
-        if a.data.dtype.kind == "f":
+        if a._data.dtype.kind == "f":
             return a, b  # the common case: a number met a float tensor and took its dtype
     elif not isinstance(a, Tensor):
         a = as_tensor(a, like=b)
-        if b.data.dtype.kind == "f":
+        if b._data.dtype.kind == "f":
             return a, b
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a._data.dtype, b._data.dtype
     if da is not db and da != db and (a.ndim == 0) != (b.ndim == 0):
         if a.ndim == 0 and db.kind == "f" and da.kind in "biuf":
             a = astype(a, db)  # float32 * 0-d float64 (or 0-d int) stays float32

@@ -82,8 +82,8 @@ MEAN = Primitive(
 
 def _argext_weights(out, a, axes):
     """Where the extremum was attained, ties sharing the gradient evenly (as PyTorch)."""
-    a_data = a.data if isinstance(a, Tensor) else a
-    o_data = out.data if isinstance(out, Tensor) else out
+    a_data = a._data if isinstance(a, Tensor) else a
+    o_data = out._data if isinstance(out, Tensor) else out
     hit = a_data == o_data.reshape(_kept_shape(a_data.shape, axes))
     return hit / hit.sum(axis=axes, keepdims=True).astype(a_data.dtype)
 
@@ -127,7 +127,7 @@ LOGSUMEXP = Primitive(
 def _reduce(prim: Primitive, x, axis, keepdims) -> Tensor:
     x = as_tensor(x)
     axes = _axes(axis, x.shape, prim.name)
-    if prim in (MAX, MIN) and x.size == 0:
+    if prim in (MAX, MIN) and x._data.size == 0:
         # an empty tensor has a max along an axis of nonzero length (an empty result), as
         # in PyTorch, but no max over an axis of length 0 or over everything
         if axes is None:

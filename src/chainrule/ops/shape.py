@@ -114,7 +114,7 @@ def reshape(x, *shape) -> Tensor:
         target = np.reshape(_dummy(x.shape), shape).shape
     except ValueError:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
-                         f"({x.size} elements) into shape {shape}") from None
+                         f"({x.numel()} elements) into shape {shape}") from None
     return apply(RESHAPE, (x,), {"shape": target})
 
 
@@ -192,7 +192,7 @@ def _index(index):
     if isinstance(index, tuple):
         return tuple(_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -242,7 +242,7 @@ def astype(x, dtype) -> Tensor:
     dtype = np.dtype(dtype)
     if dtype.kind not in "fc":
         from chainrule.engine import _wrap
-        return _wrap(x.data.astype(dtype))
+        return _wrap(x._data.astype(dtype))
     return apply(ASTYPE, (x,), {"dtype": dtype})
 
 

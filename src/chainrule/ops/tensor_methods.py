@@ -7,7 +7,7 @@ from chainrule.engine import Tensor
 
 
 def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _set_item(self, index, value):
@@ -52,12 +52,12 @@ METHODS = {
     "uniform_": lambda self, a=0.0, b=1.0: ops.uniform_(self, a, b),
     "clone": lambda self: ops.clone(self),
     # comparisons give plain boolean arrays (they have no gradient)
-    "__lt__": lambda self, other: self.data < _data(other),
-    "__le__": lambda self, other: self.data <= _data(other),
-    "__gt__": lambda self, other: self.data > _data(other),
-    "__ge__": lambda self, other: self.data >= _data(other),
-    "__eq__": lambda self, other: self.data == _data(other),
-    "__ne__": lambda self, other: self.data != _data(other),
+    "__lt__": lambda self, other: self._data < _data(other),
+    "__le__": lambda self, other: self._data <= _data(other),
+    "__gt__": lambda self, other: self._data > _data(other),
+    "__ge__": lambda self, other: self._data >= _data(other),
+    "__eq__": lambda self, other: self._data == _data(other),
+    "__ne__": lambda self, other: self._data != _data(other),
     # methods mirroring the functions in chainrule.ops
     "sum": lambda self, axis=None, keepdims=False: ops.sum(self, axis, keepdims),
     "mean": lambda self, axis=None, keepdims=False: ops.mean(self, axis, keepdims),

@@ -50,7 +50,7 @@ def accuracy(model: nn.Module, x: np.ndarray, t: np.ndarray, batch: int = 10000)
     correct = 0
     with no_grad():
         for i in range(0, len(x), batch):
-            logits = model(as_tensor(x[i:i + batch])).data
+            logits = model(as_tensor(x[i:i + batch])).numpy()
             correct += int((logits.argmax(axis=1) == t[i:i + batch]).sum())
     model.train(was_training)
     return correct / len(x)
@@ -79,7 +79,7 @@ class AutogradFace:
 
     def loss(self, x: np.ndarray, t: np.ndarray) -> float:
         self._loss = self.loss_fn(self.model(as_tensor(x)), t)
-        return float(self._loss.data)
+        return float(self._loss.numpy())
 
     def backward(self):
         """The named parameters, holding this batch's gradients."""

@@ -84,7 +84,7 @@ def load_checkpoint(path: str) -> dict[str, Any]:
         for key, value in tensors.items():
             if key.startswith("optimizer.state."):
                 idx, name = key[len("optimizer.state."):].split(".", 1)
-                state.setdefault(int(idx), {})[name] = value.data
+                state.setdefault(int(idx), {})[name] = np.asarray(value)
         for group in opt_meta["param_groups"]:
             if "betas" in group:
                 group["betas"] = tuple(group["betas"])
