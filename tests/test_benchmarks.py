@@ -72,6 +72,16 @@ def test_compare_against_pytorch_under_load_gives_ratios():
     assert "intra-op threads (its default)" in out
 
 
+@needs_mnist
+@pytest.mark.parametrize("workload", ["seed-book", "seed-autograd", "convnet-book",
+                                      "convnet-autograd"])
+def test_breakdown_accounts_for_the_iteration_and_its_gemm_floor(workload):
+    out = run("breakdown.py", "--workload", workload, "--iters", "2")
+    assert "in-process figures" in out
+    assert re.search(r"iteration +[\d.]+", out)
+    assert re.search(r"GEMM floor [\d.]+ us/iter .*chainrule / floor = [\d.]+", out)
+
+
 def test_the_package_never_imports_torch():
     pattern = re.compile(r"^\s*(import torch|from torch\b)", re.M)
     found = [str(p.relative_to(ROOT)) for p in (ROOT / "src" / "chainrule").rglob("*.py")
