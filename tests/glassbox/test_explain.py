@@ -207,7 +207,8 @@ def test_text_json_and_html():
 
 
 def test_formatting_rules():
-    assert fmt_number(-0.00001) == "0.0000"
+    assert fmt_number(-0.00001) == "-1.0e-05"   # a tiny number keeps its digits
+    assert fmt_number(-0.0) == "0.0000"
     assert fmt_number(0.53688, 3) == "0.537"
     assert fmt_array(np.array([[1, 2], [3, 4.5]])) == "[1.0000 2.0000; 3.0000 4.5000]"
     assert fmt_array(np.zeros((10, 10))).startswith("(10×10) mean 0.0000")

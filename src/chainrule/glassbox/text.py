@@ -10,13 +10,18 @@ __all__ = ["fmt_number", "fmt_array", "text_table", "signed_sum", "factor", "sha
 
 
 def fmt_number(x: float, decimals: int = 4) -> str:
-    """A number to `decimals` places, without a minus sign on a rounded zero."""
+    """A number to `decimals` places; where those places would show only zeros (a gradient
+    of 3.3e-09) two significant digits instead, and a huge number in exponent form; no
+    minus sign on a zero; nan and inf as themselves. Every glass-box number goes through
+    here, so no table, trace, graph or page hides a tiny gradient as 0.0000."""
     x = float(x)
     if not np.isfinite(x):
         return str(x)
+    if abs(x) >= 1e15:
+        return f"{x:.{decimals}e}"
     text = f"{x:.{decimals}f}"
-    if text.startswith("-") and float(text) == 0:
-        text = text[1:]
+    if float(text) == 0:
+        return f"{x:.1e}" if x != 0 else text.lstrip("-")
     return text
 
 
