@@ -45,7 +45,11 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help=HELP, description=HELP + ". Train and test accuracy on the full sets "
         "are measured before training and after every epoch; history.json, summary.json and "
-        "curves.png go to --out.")
+        "curves.png go to --out.",
+        epilog="examples:\n"
+               "  chainrule train                                   # the book's TwoLayerNet\n"
+               "  chainrule train --api autograd --optimizer adam --hidden 256,128\n"
+               "  chainrule train --model convnet --epochs 5 --out runs/convnet")
     # defaults stay None here: an option not given takes TrainConfig's default
     p.add_argument("--api", choices=APIS,
                    help=f"which face trains the network: 'book' = TwoLayerNet with hand-written "
