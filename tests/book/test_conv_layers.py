@@ -226,3 +226,11 @@ def test_convolution_rejects_input_that_does_not_fit():
 def test_bad_hyperparameters_are_refused_at_construction(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_a_scalar_bias_broadcasts_over_the_filters_as_in_the_books_apply_filter():
+    """The book's ch07/apply_filter.py builds Convolution(w, 0): b = 0 adds 0 to every filter."""
+    x, W, _, _ = conv_case(2, 1, 6, 6, 3, 3, fn=1)
+    zero = Convolution(W, 0).forward(x)
+    np.testing.assert_array_equal(zero, Convolution(W, np.zeros(1)).forward(x))
+    np.testing.assert_allclose(Convolution(W, 0.5).forward(x), zero + 0.5, rtol=0, atol=1e-15)

@@ -215,13 +215,39 @@ def test_a_float64_file_loads_into_a_float32_network(tmp_path):
     np.testing.assert_allclose(net32.params["W2"], net.params["W2"], rtol=1e-7)
 
 
+class _RunsCode:
+    def __reduce__(self):
+        return (eval, ("1 + 1",))
+
+
+def test_the_books_pickle_loads_without_running_code(tmp_path):
+    """The book's save_params writes pickle.dumps(params) (protocol 2 and later): loaded as
+    the book's load_params does; a pickle naming any other global is refused unrun."""
+    net = SimpleConvNet((1, 8, 8), conv(3, pad=0), 6, 3, seed=1)
+    for protocol in (2, pickle.HIGHEST_PROTOCOL):
+        pkl = tmp_path / f"params{protocol}.pkl"
+        pkl.write_bytes(pickle.dumps(dict(net.params), protocol=protocol))
+        other = SimpleConvNet((1, 8, 8), conv(3, pad=0), 6, 3, seed=2)
+        other.load_params(pkl)
+        for key in net.params:
+            np.testing.assert_array_equal(other.params[key], net.params[key])
+    other = SimpleConvNet((1, 8, 8), conv(3, pad=0), 6, 3, seed=2)
+    before = {k: v.copy() for k, v in other.params.items()}
+    bad = tmp_path / "bad.pkl"
+    bad.write_bytes(pickle.dumps({"W1": _RunsCode()}))
+    with pytest.raises(ValueError, match="refused: the pickle asks for the global builtins.eval"):
+        other.load_params(bad)
+    for key in before:
+        np.testing.assert_array_equal(other.params[key], before[key])
+
+
 def test_bad_files_are_clear_errors_and_change_nothing(tmp_path):
     net = SimpleConvNet((1, 8, 8), conv(3, pad=0), 6, 3, seed=1)
     before = {k: v.copy() for k, v in net.params.items()}
-    pkl = tmp_path / "params.pkl"
-    pkl.write_bytes(pickle.dumps({k: v for k, v in net.params.items()}))
-    with pytest.raises(ValueError, match="not a safetensors file.*pickle"):
-        net.load_params(pkl)
+    junk = tmp_path / "params.txt"
+    junk.write_bytes(b"W1 = [1, 2, 3]\n")
+    with pytest.raises(ValueError, match="neither a safetensors file nor a pickle"):
+        net.load_params(junk)
     bigger = SimpleConvNet((1, 8, 8), conv(4, pad=0), 6, 3, seed=3)
     bigger.save_params(tmp_path / "bigger.safetensors")
     with pytest.raises(ValueError, match=r"'W1' has shape \(4, 1, 3, 3\) in the file but "

@@ -71,7 +71,7 @@ class Convolution(CheckedLayer):
                              f"shape {np.shape(self.W)}; W is (FN, C, FH, FW) with C = the "
                              f"input's channels")
         fn, _, fh, fw = self.W.shape
-        if np.shape(self.b) not in ((fn,), (1, fn)):
+        if np.shape(self.b) not in ((), (1,), (fn,), (1, fn)):  # a scalar b broadcasts
             raise ValueError(f"Convolution.forward: b has shape {np.shape(self.b)} but W of "
                              f"shape {self.W.shape} has {fn} filters; pass b of shape ({fn},)")
         oh, ow = _out_hw("Convolution", x.shape, fh, fw, self.stride, self.pad)
@@ -79,7 +79,7 @@ class Convolution(CheckedLayer):
         self.cols = unfold(x, fh, fw, self.stride, self.pad)     # (N, C*FH*FW, OH*OW)
         self.col_W = self.W.reshape(fn, -1).T                     # (C*FH*FW, FN)
         out = np.matmul(self.col_W.T, self.cols)                   # (N, FN, OH*OW)
-        out += np.reshape(self.b, (fn, 1)).astype(out.dtype, copy=False)
+        out += np.reshape(np.broadcast_to(self.b, (fn,)), (fn, 1)).astype(out.dtype, copy=False)
         out = out.reshape(x.shape[0], fn, oh, ow)
         self.out_shape = out.shape
         return out

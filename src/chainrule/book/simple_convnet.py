@@ -17,97 +17,17 @@ what the book's code got wrong done right:
 """
 from __future__ import annotations
 
-import json
-import os
-import struct
-import tempfile
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 
 from chainrule.book.layers import Affine, Convolution, Pooling, Relu, SoftmaxWithLoss
 from chainrule.book.models import ParamDict
+from chainrule.book.params_io import load_params_file, save_params_file
 from chainrule.book.multi_layer_net_extend import LayeredNet, init_scale
 from chainrule.numerics import conv_out_size
 
 __all__ = ["SimpleConvNet", "ConvNet", "save_params_file", "load_params_file"]
-
-# ---- safetensors, NumPy only ---------------------------------------------------------------
-
-_DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
-_NAMES = {np.dtype(np.float64): "F64", np.dtype(np.float32): "F32", np.dtype(np.float16): "F16"}
-_MAX_HEADER = 100 * 1024 * 1024
-
-
-def save_params_file(params: dict, file_name, network: str = "network") -> None:
-    """Write {name: float array} as a safetensors file, atomically."""
-    arrays, header, offset = {}, {"__metadata__": {"format": "np", "network": network}}, 0
-    for key, value in params.items():
-        arr = np.asarray(value)
-        if arr.dtype not in _NAMES:
-            raise ValueError(f"{network}.save_params: {key!r} has dtype {arr.dtype}; only "
-                             f"float16/32/64 parameters are saved")
-        arrays[key] = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
-        header[key] = {"dtype": _NAMES[arr.dtype], "shape": list(arr.shape),
-                       "data_offsets": [offset, offset + arr.nbytes]}
-        offset += arr.nbytes
-    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    raw += b" " * (-len(raw) % 8)
-    path = Path(file_name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(struct.pack("<Q", len(raw)) + raw)
-            for arr in arrays.values():
-                f.write(arr.tobytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def load_params_file(file_name, network: str = "network") -> dict[str, np.ndarray]:
-    """Read a safetensors file of float arrays; anything else is a clear ValueError."""
-    data = Path(file_name).read_bytes()
-    where = f"{network}.load_params({str(file_name)!r})"
-    not_ours = (f"{where}: not a safetensors file; parameters are saved and loaded as "
-                f"safetensors only (pickle files such as the book's params.pkl are never "
-                f"loaded, since loading a pickle can run code)")
-    if len(data) < 8:
-        raise ValueError(not_ours)
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > min(_MAX_HEADER, len(data) - 8):
-        raise ValueError(not_ours)
-    try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (ValueError, RecursionError):
-        raise ValueError(not_ours) from None
-    if not isinstance(header, dict):
-        raise ValueError(not_ours)
-    header.pop("__metadata__", None)
-    body, out = data[8 + n:], {}
-    for key, info in header.items():
-        ok = (isinstance(info, dict) and info.get("dtype") in _DTYPES
-              and isinstance(info.get("shape"), list)
-              and all(type(s) is int and s >= 0 for s in info["shape"])
-              and isinstance(info.get("data_offsets"), list) and len(info["data_offsets"]) == 2
-              and all(type(o) is int for o in info["data_offsets"]))
-        if not ok:
-            raise ValueError(f"{where}: bad header entry for {key!r}: {str(info)[:200]}")
-        dtype, shape = _DTYPES[info["dtype"]], tuple(info["shape"])
-        begin, end = info["data_offsets"]
-        if not 0 <= begin <= end <= len(body) or end - begin != dtype.itemsize * int(
-                np.prod(shape, dtype=np.int64)):
-            raise ValueError(f"{where}: {key!r} has byte range [{begin}, {end}) which does not "
-                             f"fit its shape {list(shape)} or the file (is it cut short?)")
-        out[key] = np.frombuffer(body[begin:end], dtype=dtype).reshape(shape).astype(
-            dtype.newbyteorder("="))
-    return out
-
 
 # ---- what the convolutional networks share --------------------------------------------------
 
