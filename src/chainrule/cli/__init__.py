@@ -5,6 +5,8 @@ import argparse
 import importlib
 import sys
 
+from chainrule.cli.parsing import Parser, parse
+
 # sub-command name -> module with `register(subparsers)`; each module keeps its heavy
 # imports inside its run function so `chainrule --help` stays instant.
 COMMANDS = {
@@ -19,9 +21,14 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from chainrule import __version__
+
+    parser = Parser(
         prog="chainrule",
-        description="Backpropagation you can see, check and trust.")
+        description="Backpropagation you can see, check and trust.",
+        epilog="example: chainrule explain -o backprop.html   (then open the page in a "
+               "browser)\nEach COMMAND has its own help: chainrule COMMAND --help")
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMANDS.values():
         importlib.import_module(module_name).register(sub)
@@ -30,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2

@@ -10,7 +10,10 @@ def register(subparsers) -> None:
         description="Load Name from a Python file (a layer class constructible with no "
                     "arguments, a function returning a layer, or a layer object), run "
                     "forward and backward on random inputs and compare every gradient with "
-                    "numerical ones in float64. Exit 0 if all agree, 1 if not, 2 on bad usage.")
+                    "numerical ones in float64. Exit 0 if all agree, 1 if not, 2 on bad usage.",
+        epilog="examples:\n"
+               "  chainrule check my_layers.py:MySigmoid\n"
+               "  chainrule check my_layers.py:Affine --input-shape 4,5 --seed 1")
     parser.add_argument("target", metavar="FILE.py:NAME", help="e.g. my_layers.py:Sigmoid")
     parser.add_argument("--input-shape", metavar="N,D", default=None,
                         help="shape of each input (default 4,5; 4,W.shape[0] for a layer with "

@@ -15,7 +15,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "convert", help=HELP, description=HELP + ". The pickle is read by a restricted "
         "unpickler that accepts only what a dict (list, tuple) of NumPy arrays needs; "
-        "any other global it names (os.system, eval, a class) is refused and nothing runs.")
+        "any other global it names (os.system, eval, a class) is refused and nothing runs.",
+        epilog="example: chainrule convert params.pkl params.safetensors")
     p.add_argument("source", type=Path, metavar="PARAMS.pkl", help="the pickle to read")
     p.add_argument("target", type=Path, metavar="PARAMS.safetensors",
                    help="the safetensors file to write (atomically)")

@@ -39,10 +39,11 @@ def register(subparsers) -> None:
     p.add_argument("--data", choices=["mnist", "toy"], default="mnist",
                    help="a batch of MNIST (default; falls back to the toy set if it cannot "
                         "be loaded) or the built-in 2-D spiral set")
-    p.add_argument("--batch-size", type=_int_at_least(1), default=100)
+    p.add_argument("--batch-size", type=_int_at_least(1), default=100,
+                   help="examples in the batch")
     p.add_argument("--init", default=None,
                    help="xavier, he, normal (std 1), small (std 0.01) or a number (the std)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed for the weights and the batch")
     p.add_argument("-o", "--output", help="save a bar chart of the gradients here (.png)")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(func=run)
