@@ -56,7 +56,7 @@ def test_values_upstream_and_sent_gradients_match_pytorch():
     sent = {t.name: t for t in e.step("d").inputs}
     assert sent["y"].local == pytest.approx(-tq.item() / 0.7 ** 2)
     assert sent["y"].grad == pytest.approx(-tq.item() / 0.7 ** 2 * e.step("d").upstream)
-    assert sent["q"].formula == "1/b"
+    assert sent["q"].formula == "1/y"           # ∂(q/y)/∂q, the operand by its name
 
 
 def test_local_derivatives_of_elementwise_ops_are_their_closed_forms():
@@ -69,16 +69,17 @@ def test_local_derivatives_of_elementwise_ops_are_their_closed_forms():
     np.testing.assert_allclose(local["σ"].local, s * (1 - s))
     np.testing.assert_allclose(local["t"].local, 1 - np.tanh(x.numpy()) ** 2)
     np.testing.assert_allclose(local["ℓ"].local, 1 / (x.numpy() ** 2 + 1))
-    assert local["σ"].formula == "σ(a)(1 − σ(a))"
+    assert local["σ"].formula == "σ(x)(1 − σ(x))"   # written with the operand's name
 
 
-def test_matmul_and_reductions_describe_a_jacobian_vector_product_not_a_number():
+def test_matmul_and_reductions_describe_a_vector_jacobian_product_not_a_number():
     a = t64(np.ones((2, 3)), "A")
     b = t64(np.arange(6.0).reshape(3, 2), "B")
     out = (a @ b).mean()
     e = explain(out)
     mm = next(s for s in e.steps if s.op == "matmul")
-    assert all(t.local is None and "Jacobian-vector product" in t.formula for t in mm.inputs)
+    assert all(t.local is None and "vector-Jacobian product" in t.formula for t in mm.inputs)
+    assert [t.formula.split(": ")[1].split(",")[0] for t in mm.inputs] == ["g·Bᵀ", "Aᵀ·g"]
     mean = next(s for s in e.steps if s.op == "mean")
     assert "n = 4" in mean.inputs[0].formula
 

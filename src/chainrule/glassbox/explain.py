@@ -22,9 +22,10 @@ from chainrule.glassbox.graph import GraphNames, graph_nodes
 from chainrule.glassbox.local import local
 from chainrule.glassbox.paths import MAX_CHAINS, MAX_JACOBIAN, MAX_PATHS, wrt_report
 from chainrule.glassbox.replay import replay
-from chainrule.glassbox.report import (ONE_LINE, Chain, Explanation, InputTerm, PathSum, Step,
-                                       WrtReport)
+from chainrule.glassbox.report import (ONE_LINE, Chain, ExplainedGraph, Explanation, InputTerm,
+                                       PathSum, Step, WrtReport)
 from chainrule.glassbox.text import fmt_array, fmt_number, text_table
+from chainrule.glassbox.wording import with_operands
 
 __all__ = ["explain", "Explanation", "Step", "InputTerm", "Chain", "PathSum", "WrtReport",
            "GraphNames", "graph_nodes", "fmt_number", "fmt_array", "text_table",
@@ -65,8 +66,12 @@ def explain(output: Tensor, wrt: Tensor | Sequence[Tensor] | None = None, names:
     steps = []
     with np.errstate(all="ignore"):  # IEEE results (inf, nan) quietly, as the pass itself
         for k, s in enumerate(run.steps, 1):
-            terms = [InputTerm(namer(inp), inp.requires_grad, *local(s.node, i), sent)
-                     for i, (inp, sent) in enumerate(zip(s.node.inputs, s.sent))]
+            operands = [namer(inp) for inp in s.node.inputs]
+            terms = []
+            for i, (inp, sent) in enumerate(zip(s.node.inputs, s.sent)):
+                formula, value = local(s.node, i)  # written with a, b: name the operands
+                terms.append(InputTerm(operands[i], inp.requires_grad,
+                                       with_operands(formula, operands), value, sent))
             steps.append(Step(k, namer(s.node), s.node.op, np.array(s.node.numpy()), s.upstream,
                               terms))
     leaf_rows = [(namer(t), np.array(t.numpy()), run.grad(t))
@@ -75,5 +80,7 @@ def explain(output: Tensor, wrt: Tensor | Sequence[Tensor] | None = None, names:
         f"(the output has shape {output.shape}: explaining sum({namer(output)}), "
         f"seeded with ones)")
     reports = [wrt_report(output, t, nodes, namer, run.grad(t)) for t in targets]
-    return Explanation(namer(output), np.array(output.numpy()), steps, leaf_rows, reports,
-                       decimals, max_elements, note)
+    exp = Explanation(namer(output), np.array(output.numpy()), steps, leaf_rows, reports,
+                      decimals, max_elements, note)
+    exp.graph = ExplainedGraph(output, nodes, namer, [s.node for s in run.steps])
+    return exp

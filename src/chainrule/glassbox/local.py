@@ -11,7 +11,7 @@ __all__ = ["local", "jacobian", "vjp"]
 
 def local(node: Tensor, i: int) -> tuple[str, np.ndarray | None]:
     """(formula, value) of ∂node/∂input_i; value is per element for elementwise ops and
-    None where the local derivative is a Jacobian-vector product."""
+    None where the local derivative is a vector-Jacobian product (not elementwise)."""
     prim, inp = node._prim, node.inputs[i]
     attrs = node._attrs or {}
     formula = local_formula(prim, i, attrs, inp.shape, node.shape)

@@ -132,15 +132,8 @@ def explorer_html(output: Tensor, names: Any = None, title: str = "",
     """The explorer page for `output`'s graph (see `explain` for `names`): the numbers
     are explain's, the order of the backward steps the engine's."""
     from chainrule.glassbox.explain import explain
-    from chainrule.glassbox.graph import GraphNames, graph_nodes
-    from chainrule.glassbox.page_model import page_data
-    from chainrule.glassbox.replay import replay
-
     exp = explain(output, names=names, decimals=decimals, max_elements=max_elements)
-    nodes = graph_nodes(output)
-    namer = GraphNames(nodes, names, output)
-    order = [s.node for s in replay(output, nodes=nodes, who="explorer_html").steps]
-    return page_html(page_data(output, nodes, namer, exp, order, title, notes))
+    return exp.to_html(title=title, notes=notes)
 
 
 def write_page(text: str, path: str | Path) -> Path:

@@ -11,7 +11,8 @@ import numpy as np
 
 from chainrule.glassbox.text import factor, fmt_array, fmt_number, plain, signed_sum, text_table
 
-__all__ = ["Explanation", "Step", "InputTerm", "Chain", "PathSum", "WrtReport", "ONE_LINE"]
+__all__ = ["Explanation", "ExplainedGraph", "Step", "InputTerm", "Chain", "PathSum", "WrtReport",
+           "ONE_LINE"]
 
 ONE_LINE = 100           # a single-path chain is written on one line up to this width
 
@@ -68,6 +69,23 @@ class WrtReport:
     note: str = ""
 
 
+def _same_number(formula: str, value: str) -> bool:
+    """True when a formula is just the number its value shows (∂(a+b)/∂a = 1)."""
+    try:
+        return float(formula.replace("−", "-")) == float(value)
+    except ValueError:
+        return False
+
+
+@dataclass
+class ExplainedGraph:
+    """The graph an explanation was made from: what its explorer page draws."""
+    output: Any
+    nodes: list
+    namer: Any
+    step_nodes: list          # the tensor of each step, in the order of `steps`
+
+
 class Explanation:
     """The backward pass as a report: `str()` for a table, `to_dict()`/`to_json()` for
     tools (full precision), `_repr_html_()` for Jupyter."""
@@ -78,6 +96,7 @@ class Explanation:
         self.output_name, self.output_value = output_name, output_value
         self.steps, self.leaves, self.wrt = steps, leaves, wrt
         self.decimals, self.max_elements, self.note = decimals, max_elements, note
+        self.graph: ExplainedGraph | None = None   # set by explain()
 
     # -- lookups handy in notebooks and tests
     def step(self, name: str) -> Step:
@@ -107,7 +126,9 @@ class Explanation:
             for t in s.inputs:
                 if not t.requires_grad:
                     continue
-                local = t.formula if t.local is None else f"{t.formula} = {self._f(t.local)}"
+                value = None if t.local is None else self._f(t.local)
+                local = t.formula if value is None else (
+                    value if _same_number(t.formula, value) else f"{t.formula} = {value}")
                 rows.append((head if first else [""] * 4) + [t.name, local, self._f(t.grad)])
                 first = False
             if first:
@@ -177,6 +198,18 @@ class Explanation:
 
     def __repr__(self) -> str:
         return str(self)
+
+    def to_html(self, title: str = "", notes: Any = ()) -> str:
+        """The explorer page: one self-contained HTML file that steps through this forward
+        and backward pass (→/←, Next/Previous) and explains a node when clicked."""
+        if self.graph is None:
+            raise ValueError("to_html: this explanation has no graph; make it with "
+                             "chainrule.explain(output)")
+        from chainrule.glassbox.page import page_html
+        from chainrule.glassbox.page_model import page_data
+        g = self.graph
+        return page_html(page_data(g.output, g.nodes, g.namer, self, g.step_nodes, title,
+                                   list(notes)))
 
     # -- machine-readable
     def to_dict(self) -> dict:
