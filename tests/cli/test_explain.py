@@ -48,6 +48,25 @@ def test_both_modes_by_default_and_several_variables(capsys):
     assert "∂f/∂y = 2.0000" in capsys.readouterr().out
 
 
+def test_forward_mode_with_several_variables_does_one_pass_per_variable(capsys):
+    assert main(["explain", "--expr", "x*y", "--at", "x=2,y=3", "--mode", "forward"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Forward mode") == 2
+    assert "seeded with 1 for x" in out and "seeded with 1 for y" in out
+    assert "∂f/∂x = 3.0000" in out and "∂f/∂y = 2.0000" in out
+
+
+def test_the_page(tmp_path, capsys):
+    page = tmp_path / "p.html"
+    assert main(["explain", "-o", str(page)]) == 0
+    assert "open it in a browser" in capsys.readouterr().out
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "δ3 = ∂L/∂z3" in text and '"W6"' in text
+    assert main(["explain", "--expr", "x*y", "--at", "x=2,y=3", "-o", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "f = x*y at x = 2, y = 3" in text and '"name": "f"' in text
+
+
 def test_trace_json(capsys):
     assert main(["explain", "--expr", F, "--at", "x=2", "--mode", "reverse", "--json"]) == 0
     (trace,) = json.loads(capsys.readouterr().out)
@@ -57,7 +76,10 @@ def test_trace_json(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--expr", "x.__class__"], "attribute access"),
     (["--expr", "os.system('ls')"], "not allowed"),
-    (["--expr", "x*y", "--at", "x=1,y=2", "--mode", "forward"], "--wrt"),
+    (["--expr", "x*y", "--at", "x=1,y=2", "--mode", "reverse", "--wrt", "x"], "one pass"),
+    (["--mode", "forward"], "need --expr"),
+    (["-o", "page.svg"], "must end in .html"),
+    (["--json", "-o", "page.html"], "--json, --mode and --wrt are for the printed traces"),
     (["--expr", "x", "--at", "y=1"], "no value for variable"),
     (["--expr", "x", "--at", "x=1,z=2"], "unknown variable"),
     (["--expr", "x", "--at", "x=abc"], "needs a number"),

@@ -55,9 +55,11 @@ class Dot(str):
         return render(self, path)
 
     def _repr_svg_(self) -> str | None:
+        """The picture in Jupyter, scaled to the cell's width (never cut at its edge)."""
         if not dot_available():
             return None
-        return self.pipe("svg").decode("utf-8")
+        from chainrule.glassbox.notebook import scale_svg
+        return scale_svg(self.pipe("svg").decode("utf-8"))
 
 
 def _run_dot(source: str, fmt: str) -> bytes:
@@ -98,15 +100,17 @@ def _edge_grads(output: Tensor, nodes: list[Tensor]) -> tuple[dict, dict]:
 
 
 def to_dot(output: Tensor, names: Any = None, show_grad: bool = True, decimals: int = 4,
-           max_elements: int = 4, rankdir: str = "LR") -> Dot:
+           max_elements: int = 4, rankdir: str = "LR", params: Any = None) -> Dot:
     """The computational graph of `output` as DOT: operation nodes, named edges with the
     forward value above and (show_grad) the backward gradient below in red. Tensors with
-    more than `max_elements` elements show their shape (and the gradient's norm)."""
+    more than `max_elements` elements show their shape (and the gradient's norm).
+    `names` (or `params`, torchviz's name for it): {name: tensor}, {tensor: name}, or a
+    Module, whose `named_parameters()` name its parameters. Works before and after
+    `backward()` (the glass box replays the pass itself)."""
     if not isinstance(output, Tensor):
         raise TypeError(f"to_dot: expected a Tensor, got {type(output).__name__}")
-    if output.op == "freed":
-        raise RuntimeError("to_dot: this graph was already freed by a backward() call; draw "
-                           "it before backward(), or call backward(retain_graph=True)")
+    if names is None:
+        names = params
     nodes = graph_nodes(output)
     namer = GraphNames(nodes, names, output)
     if show_grad and output.requires_grad:
@@ -143,8 +147,9 @@ def to_dot(output: Tensor, names: Any = None, show_grad: bool = True, decimals: 
     for t in nodes:
         nid, name = ids[id(t)], namer(t)
         if t.op is not None:
-            sym = graph_symbol(t._prim, t._attrs or {})
-            out.append(f'  {nid} [shape=circle, label={label((sym, None))}, '
+            sym = graph_symbol(t.node.primitive, dict(t.node.attrs))
+            shape = "circle" if len(sym) <= 4 else 'box, style="rounded"'  # long names: boxes
+            out.append(f'  {nid} [shape={shape}, label={label((sym, None))}, '
                        f'tooltip="{html.escape(name)} = {t.op}(…)"];')
         elif t.requires_grad:
             lines = [(name, None), (value(t.numpy()), None)]
