@@ -7,7 +7,7 @@ import numpy as np
 
 from chainrule.engine import Tensor
 
-__all__ = ["graph_nodes", "GraphNames"]
+__all__ = ["graph_nodes", "GraphNames", "node_attrs"]
 
 
 def graph_nodes(output: Tensor) -> list[Tensor]:
@@ -29,6 +29,19 @@ def graph_nodes(output: Tensor) -> list[Tensor]:
             if id(p) not in seen:
                 stack.append((p, False))
     return order
+
+
+def node_attrs(node: Tensor) -> dict:
+    """A node's attributes for calling its rules. A value the node cached for its gradient
+    (a loss's softmax) that backward() freed is recomputed by its forward, into a fresh
+    dict: the node itself is left as it is."""
+    view = node.node
+    attrs = dict(view.attrs)
+    if "cache" in attrs and not attrs["cache"]:
+        attrs["cache"] = {}
+        with np.errstate(all="ignore"):
+            view.primitive.forward(*[p.numpy() for p in view.inputs], **attrs)
+    return attrs
 
 
 def _names_dict(names: Any) -> dict[int, Any]:

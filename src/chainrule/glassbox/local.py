@@ -4,18 +4,22 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import Tensor, sum_to
+from chainrule.glassbox.graph import node_attrs
 from chainrule.glassbox.notation import local_formula, notation_of
 
 __all__ = ["local", "jacobian", "vjp"]
 
 
 def local(node: Tensor, i: int) -> tuple[str, np.ndarray | None]:
-    """(formula, value) of ∂node/∂input_i; value is per element for elementwise ops and
-    None where the local derivative is a vector-Jacobian product (not elementwise)."""
-    prim, inp = node._prim, node.inputs[i]
-    attrs = node._attrs or {}
+    """(formula, value) of ∂node/∂input_i; value is per element for elementwise ops, the
+    one number for a scalar-to-scalar op (a loss of one prediction), and None where the
+    local derivative is a vector-Jacobian product."""
+    prim, inp = node.node.primitive, node.inputs[i]
+    attrs = node_attrs(node)
     formula = local_formula(prim, i, attrs, inp.shape, node.shape)
     if not notation_of(prim).elementwise:
+        if node.numel() == 1 and inp.numel() == 1:
+            return f"{prim.name}'s derivative", jacobian(node, i).reshape(node.shape)
         return formula, None
     args = [t.numpy() for t in node.inputs]
     value = prim.jvps[i](np.ones_like(inp.numpy()), node.numpy(), *args, **attrs)
@@ -24,9 +28,9 @@ def local(node: Tensor, i: int) -> tuple[str, np.ndarray | None]:
 
 def jacobian(node: Tensor, i: int) -> np.ndarray:
     """The full Jacobian ∂node/∂input_i (node.size × input.size), one VJP per row."""
-    prim, inp = node._prim, node.inputs[i]
+    prim, inp = node.node.primitive, node.inputs[i]
     args = [t.numpy() for t in node.inputs]
-    attrs = node._attrs or {}
+    attrs = node_attrs(node)
     jac = np.zeros((node.numel(), inp.numel()))
     for k in range(node.numel()):
         e = np.zeros(node.numel(), dtype=node.dtype)
@@ -39,5 +43,5 @@ def jacobian(node: Tensor, i: int) -> np.ndarray:
 def vjp(node: Tensor, i: int, g: np.ndarray) -> np.ndarray:
     """g·∂node/∂input_i, summed to the input's shape, in float64."""
     args = [t.numpy() for t in node.inputs]
-    out = node._prim.vjps[i](g, node.numpy(), *args, **(node._attrs or {}))
+    out = node.node.primitive.vjps[i](g, node.numpy(), *args, **node_attrs(node))
     return np.asarray(sum_to(np.asarray(out), node.inputs[i].shape), dtype=np.float64)

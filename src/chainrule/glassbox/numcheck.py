@@ -52,7 +52,10 @@ def _forward(nodes: Sequence[Tensor], values: dict[int, np.ndarray]) -> None:
         if view is None:
             continue
         args = [values[id(p)] for p in view.inputs]
-        values[id(t)] = np.asarray(view.primitive.forward(*args, **dict(view.attrs)))
+        attrs = dict(view.attrs)
+        if "cache" in attrs:  # a private cache: the node's own is left alone
+            attrs["cache"] = {}
+        values[id(t)] = np.asarray(view.primitive.forward(*args, **attrs))
 
 
 def _as64(a: np.ndarray) -> np.ndarray:

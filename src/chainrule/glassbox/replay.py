@@ -14,8 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from chainrule.engine import Tensor, backward_pass, sum_to
-from chainrule.glassbox.graph import graph_nodes
+from chainrule.engine import GraphFreedError, Tensor, backward_pass, sum_to
+from chainrule.glassbox.graph import graph_nodes, node_attrs
 
 __all__ = ["replay", "Replay", "NodeGrads"]
 
@@ -50,10 +50,6 @@ def replay(output: Tensor, also: Sequence[Tensor] = (), nodes: list[Tensor] | No
     names the caller in the error for a graph an earlier backward() freed.
     """
     nodes = graph_nodes(output) if nodes is None else nodes
-    if any(t.op == "freed" for t in nodes):
-        raise RuntimeError(f"{who}: this graph was already freed by a backward() call; run "
-                           f"{who} before backward(), or call backward(retain_graph=True), "
-                           f"or build the graph again")
     wanted = [t for t in nodes if t.op is None and t.requires_grad]
     listed = {id(t) for t in wanted}
     for t in also:
@@ -71,8 +67,51 @@ def replay(output: Tensor, also: Sequence[Tensor] = (), nodes: list[Tensor] | No
                 for inp, gi in zip(node.inputs, in_grads)]
         result.steps.append(NodeGrads(node, upstream, sent))
 
-    found = backward_pass([output], [seed], retain_graph=True, inputs=wanted,
-                          on_node=on_node if record else None)
+    try:
+        found = backward_pass([output], [seed], retain_graph=True, inputs=wanted,
+                              on_node=on_node if record else None)
+    except GraphFreedError:  # backward() already ran: the glass box replays it itself
+        result.steps.clear()
+        sums = _sweep(output, nodes, seed, on_node if record else None, who)
+        found = [sums.get(id(t)) for t in wanted]
     for t, g in zip(wanted, found):
         result.grads[id(t)] = np.zeros_like(t.numpy()) if g is None else np.asarray(g)
     return result
+
+
+def _sweep(output: Tensor, nodes: list[Tensor], seed: np.ndarray, on_node, who: str
+           ) -> dict[int, np.ndarray]:
+    """The backward pass of a graph an earlier backward() ran (so the engine refuses a
+    second one), by the primitives' own VJP rules on the values every tensor still holds,
+    consumers before their inputs (`nodes` reversed); a value a node cached for its
+    gradient and backward() freed is recomputed by its forward, into a copy of its
+    attributes. Returns ∂L/∂t by tensor id."""
+    grads: dict[int, np.ndarray] = {id(output): seed}
+    with np.errstate(all="ignore"):
+        for node in reversed(nodes):
+            view = node.node
+            if view is None or id(node) not in grads:
+                continue
+            if not hasattr(view.primitive, "vjps"):  # an engine that drops the structure
+                raise RuntimeError(f"{who}: this graph was already freed by a backward() "
+                                   f"call; run {who} before backward(), or pass "
+                                   f"retain_graph=True to backward()")
+            g, args = grads[id(node)], [p.numpy() for p in view.inputs]
+            attrs, sent = node_attrs(node), []
+            for i, p in enumerate(view.inputs):
+                if not p.requires_grad:
+                    sent.append(None)
+                    continue
+                try:
+                    gi = view.primitive.vjps[i](g, node.numpy(), *args, **attrs)
+                except Exception as err:
+                    raise RuntimeError(
+                        f"{who}: backward() already ran and freed what the {view.op} node "
+                        f"saved for its gradient ({type(err).__name__}); call {who} before "
+                        f"backward(), or pass retain_graph=True to backward()") from None
+                gi = np.asarray(sum_to(np.asarray(gi), p.shape))
+                sent.append(gi)
+                grads[id(p)] = gi if id(p) not in grads else grads[id(p)] + gi
+            if on_node is not None:
+                on_node(node, g, sent)
+    return grads
