@@ -95,6 +95,11 @@ def test_the_unit_network_has_the_worked_examples_numbers():
     assert sum(line.lstrip().startswith("δ") for line in delta) == 3     # one δ per unit
     assert "  δ3 = ∂L/∂z3 = ∂L/∂σ3 · σ3(1 − σ3) = σ3 − y = 0.4154 − 0.0000 = 0.4154" in delta
     assert f"∂L/∂W5 = δ3 · σ1 = {ex.grads['W5']:.4f}" in "\n".join(delta)
+    chain = explain(t["L"], wrt=t["W1"], names=names)
+    assert ("∂L/∂W1 = ∂L/∂σ3 · ∂σ3/∂z3 · ∂z3/∂σ1 · ∂σ1/∂z1 · ∂z1/∂W1"  # through the units
+            in chain._wrt_text(chain.wrt[0]))                       # only, as the tutorials
     data = page_data(tutorial_page())
     assert data["notes"] == delta
+    products = [n for n in data["nodes"] if n["name"] == "W1·x1"]   # yet drawn with names
+    assert len(products) == 1 and products[0]["value"] == "0.4352"
     assert {n["name"] for n in data["nodes"]} >= {"W1", "W6", "b3", "z1", "σ2", "σ3", "L"}

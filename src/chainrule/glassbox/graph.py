@@ -7,7 +7,7 @@ import numpy as np
 
 from chainrule.engine import Tensor
 
-__all__ = ["graph_nodes", "GraphNames", "node_attrs"]
+__all__ = ["graph_nodes", "GraphNames", "node_attrs", "Waypoint"]
 
 
 def graph_nodes(output: Tensor) -> list[Tensor]:
@@ -29,6 +29,12 @@ def graph_nodes(output: Tensor) -> list[Tensor]:
             if id(p) not in seen:
                 stack.append((p, False))
     return order
+
+
+class Waypoint(str):
+    """A name to show on a tensor that chain rules pass through rather than stop at: the
+    product W1·x1 inside z1 is drawn with its name, yet ∂L/∂W1 is written through z1 and
+    σ1, the units the tutorials name."""
 
 
 def node_attrs(node: Tensor) -> dict:
@@ -89,8 +95,9 @@ class GraphNames:
                 self._elements[id(t)] = elems
                 given = stem or _common_stem(elems)
             if given is not None:
-                self._name[id(t)] = given
-                self.user_named.add(id(t))
+                self._name[id(t)] = str(given)
+                if not isinstance(given, Waypoint):
+                    self.user_named.add(id(t))
                 continue
             if t.op is not None:
                 kind = t.op

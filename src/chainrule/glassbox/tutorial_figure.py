@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import Tensor, tensor
+from chainrule.glassbox.graph import Waypoint
 from chainrule.glassbox.text import fmt_number
 from chainrule.glassbox.worked_example import INITIAL, NAMES, X, Y
 from chainrule.nn.functional import binary_cross_entropy
@@ -40,8 +41,8 @@ def unit_network() -> tuple[dict[str, Tensor], dict[Tensor, str]]:
         both = prod_a + prod_b
         z = both + p[bias]
         s = z.sigmoid()
-        names.update({prod_a: f"{wa}·{an}", prod_b: f"{wb}·{bn}",
-                      both: f"{wa}·{an} + {wb}·{bn}", z: f"z{k}", s: f"σ{k}"})
+        names.update({prod_a: Waypoint(f"{wa}·{an}"), prod_b: Waypoint(f"{wb}·{bn}"),
+                      both: Waypoint(f"{wa}·{an} + {wb}·{bn}"), z: f"z{k}", s: f"σ{k}"})
         t.update({f"z{k}": z, f"σ{k}": s})
         return s
 
