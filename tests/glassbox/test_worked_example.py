@@ -101,8 +101,15 @@ def test_derivation_text(ex):
         "∂L/∂W1 = ∂L/∂σ3 · ∂σ3/∂z3 · ∂z3/∂σ1 · ∂σ1/∂z1 · ∂z1/∂W1",
         "= 1.7107 × 0.2428 × (-0.1725) × 0.2255 × 1.0000",
         "1/(1 − 0.4154) = 1.7106",
+        "  δ3 = ∂L/∂z3 = ∂L/∂σ3 · ∂σ3/∂z3 = 1.7107 × 0.2428 = 0.4154",
+        "  δ1 = ∂L/∂z1 = δ3 · ∂z3/∂σ1 · ∂σ1/∂z1 = 0.4154 × (-0.1725) × 0.2255 = -0.0162",
+        "  ∂L/∂W6 = δ3 · σ2 = 0.4154 × 0.6732 = 0.2797",
+        "  ∂L/∂W4 = δ2 · x2 = 0.0103 × 1.0000 = 0.0103",
     ):
         assert line in text, line
+    # the five-factor product is written once (for W1), not once per first-layer weight
+    assert text.count("= 1.7107 × 0.2428 × (-0.1725) × 0.2255 × 1.0000") == 1
+    assert sum(line.startswith("  δ") for line in text.splitlines()) == 3
     assert "W6      0.1129   0.2797  -0.1668   -0.1667  4th decimal off" in text
     assert "W5     -0.1725   0.2727  -0.4452   -0.4452  matches" in text
 

@@ -132,10 +132,38 @@ class WorkedExample:
             "  ∂z1/∂W1 = x1 = 1   ∂z1/∂W2 = x2 = 1   ∂z1/∂b1 = 1   (and likewise for z2)", ""]
 
     def _chains(self) -> list[str]:
-        out = ["The chain rule for every parameter (from chainrule.explain)", ""]
-        for w in self.explanation.wrt:
+        """One weight of each layer through its whole chain (from explain), then δ named
+        once per unit, as hand derivations do, and every gradient as δ × its input."""
+        out = ["The chain rule (from chainrule.explain), one weight of each layer in full", ""]
+        for w in [w for w in self.explanation.wrt if not w.name.startswith("b")]:
             body = self.explanation._wrt_text(w).splitlines()[1:]
-            out += body
+            firsts = [i for i, line in enumerate(body) if line.startswith("  ∂")]
+            if firsts:
+                out += body[:firsts[1] if len(firsts) > 1 else len(body)]
+        lo, f, b, r = self.local, self.forward, self.before, self._f
+
+        def par(v: float) -> str:
+            return f"({r(v)})" if r(v).startswith("-") else r(v)
+
+        d3 = lo["∂L/∂σ3"] * lo["∂σ3/∂z3"]
+        d1, d2 = d3 * b["W5"] * lo["∂σ1/∂z1"], d3 * b["W6"] * lo["∂σ2/∂z2"]
+        out += ["", "Every chain into a unit shares its factors down to the unit's z: name "
+                "them once, δ = ∂L/∂z,",
+                "and each gradient is the δ of the unit the weight feeds times the input it "
+                "multiplies (∂L/∂w = δ · input)", "",
+                f"  δ3 = ∂L/∂z3 = ∂L/∂σ3 · ∂σ3/∂z3 = {r(lo['∂L/∂σ3'])} × {r(lo['∂σ3/∂z3'])} "
+                f"= {r(d3)}",
+                f"  δ1 = ∂L/∂z1 = δ3 · ∂z3/∂σ1 · ∂σ1/∂z1 = {par(d3)} × {par(b['W5'])} × "
+                f"{r(lo['∂σ1/∂z1'])} = {r(d1)}",
+                f"  δ2 = ∂L/∂z2 = δ3 · ∂z3/∂σ2 · ∂σ2/∂z2 = {par(d3)} × {par(b['W6'])} × "
+                f"{r(lo['∂σ2/∂z2'])} = {r(d2)}", ""]
+        rows = [("W5", "δ3", d3, "σ1", f["σ1"]), ("W6", "δ3", d3, "σ2", f["σ2"]),
+                ("b3", "δ3", d3, "1", 1.0), ("W1", "δ1", d1, "x1", 1.0),
+                ("W2", "δ1", d1, "x2", 1.0), ("b1", "δ1", d1, "1", 1.0),
+                ("W3", "δ2", d2, "x1", 1.0), ("W4", "δ2", d2, "x2", 1.0),
+                ("b2", "δ2", d2, "1", 1.0)]
+        out += [f"  ∂L/∂{w} = {d} · {o} = {par(dv)} × {r(ov)} = {r(self.grads[w])}"
+                for w, d, dv, o, ov in rows]
         return out + [""]
 
     def _update(self) -> list[str]:
