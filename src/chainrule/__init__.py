@@ -39,6 +39,10 @@ _LAZY = {
     "gradcheck": "chainrule.gradcheck",
     # the glass box
     "explain": "chainrule.glassbox.explain",
+    "trace": "chainrule.glassbox.traces",
+    "forward_trace": "chainrule.glassbox.traces",
+    "reverse_trace": "chainrule.glassbox.traces",
+    "worked_example": "chainrule.glassbox.worked_example",
     "check_layer": "chainrule.glassbox.check",
     # saving
     "save": "chainrule.serialization",

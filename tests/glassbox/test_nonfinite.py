@@ -6,8 +6,8 @@ from chainrule.glassbox.nonfinite import derivative_reason, reason, warning
 
 def test_each_reason():
     assert reason("log", [("x", -1.0)], np.nan) == \
-        "log is defined only for positive numbers: its operand is negative"
-    assert reason("log", [("x", 0.0)], -np.inf) == "log(0) = −∞"
+        "log is defined only for positive numbers; its operand is negative (x = -1)"
+    assert reason("log", [("x", 0.0)], -np.inf) == "log(0) = −∞ (x = 0)"
     assert reason("sqrt", [("x", -4.0)], np.nan).startswith("the square root of a negative")
     assert reason("div", [("a", 1.0), ("b", 0.0)], np.inf) == "division by zero"
     assert reason("pow", [("a", -8.0), ("p", 0.5)], np.nan).startswith("a negative number")

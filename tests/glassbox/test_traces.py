@@ -61,3 +61,32 @@ def test_the_traces_are_importable_from_expr_too():
     from chainrule.glassbox.expr import Trace, TraceRow  # noqa: F401
     with pytest.raises(AttributeError):
         expr.no_such_name
+
+
+def test_nan_rows_are_marked_with_their_reason_and_a_warning():
+    from chainrule.glassbox.traces import reverse_trace
+    tr = reverse_trace("log(x)*x", {"x": -1.0})
+    text = str(tr)
+    assert "nan !" in text
+    assert "! v₁: log is defined only for positive numbers; its operand is negative " \
+           "(v₀ = -1)" in text
+    (warn,) = [ln for ln in text.splitlines() if ln.startswith("warning:")]
+    assert warn.startswith("warning: v₁ is not finite: log is defined only")
+    assert tr.to_dict()["rows"][1]["note"].startswith("log is defined")
+    assert "warning" not in str(reverse_trace("log(x)*x", {"x": 2.0}))
+
+
+def test_trace_is_top_level_and_does_one_forward_pass_per_variable():
+    import chainrule as cr
+    from chainrule.glassbox.traces import Traces
+    one = cr.trace("exp(-x)", at={"x": 20})
+    assert one.mode == "reverse" and "f = 2.1e-09" in str(one)     # not 0.0000
+    both = cr.trace("x*y + sin(x)", at={"x": 2, "y": 3}, mode="both")
+    assert isinstance(both, Traces) and [t.mode for t in both] == ["forward"] * 2 + ["reverse"]
+    assert [t.wrt for t in both[:2]] == ["x", "y"]
+    assert both[0].gradient["x"] == pytest.approx(both[2].gradient["x"])
+    assert both[1].gradient["y"] == pytest.approx(2.0)
+    assert "<table" in both._repr_html_() and 'class="cr-f"' in both._repr_html_()
+    assert cr.forward_trace is not None and cr.reverse_trace is not None
+    with pytest.raises(ValueError, match="mode must be"):
+        cr.trace("x", mode="sideways")

@@ -34,12 +34,13 @@ def reason(op: str, operands: Sequence[tuple[str, object]], value) -> str:
             return f"carried over from {', '.join(bad)}, which is not finite"
         a = vals[0][1] if vals else np.float64(0)
         b = vals[1][1] if len(vals) > 1 else None
+        at = f" ({vals[0][0]} = {float(a):g})" if vals and a.size == 1 else ""
         if op == "log":
             if _any(a < 0):
-                return "log is defined only for positive numbers: its operand is negative"
-            return "log(0) = −∞"
+                return f"log is defined only for positive numbers; its operand is negative{at}"
+            return f"log(0) = −∞{at}"
         if op == "sqrt" and _any(a < 0):
-            return "the square root of a negative number is not a real number"
+            return f"the square root of a negative number is not a real number{at}"
         if op == "div" and b is not None and _any(b == 0):
             return "division by zero"
         if op == "pow" and b is not None and _any((a < 0) & (b != np.round(b))):

@@ -18,9 +18,11 @@ from chainrule.functional import jvp
 from chainrule.glassbox.expr import Expression, ExprError, _Record, parse
 from chainrule.glassbox.notation import trace_definition, trace_local
 from chainrule.glassbox.replay import replay
+from chainrule.glassbox.nonfinite import derivative_reason, reason, warning
+from chainrule.glassbox.notebook import STYLE, html_table, math_block
 from chainrule.glassbox.text import fmt_number, text_table
 
-__all__ = ["Trace", "TraceRow", "forward_trace", "reverse_trace"]
+__all__ = ["Trace", "TraceRow", "Traces", "trace", "forward_trace", "reverse_trace"]
 
 
 def _name(r: Any) -> str:
@@ -77,6 +79,19 @@ class TraceRow:
     value: float
     derivative: float          # tangent (forward) or adjoint (reverse)
     rule: str                  # how the derivative is formed from the others
+    note: str = ""             # why the value or derivative is nan or inf ("" if finite)
+
+
+def _note(rec: _Record, value: float, derivative: float) -> str:
+    """Why a row's value (or else its derivative) is not finite."""
+    if rec.op == "input":
+        return ""
+    operands = [(_name(o), o.tensor.numpy() if isinstance(o, _Record) else o)
+                for o in rec.operands]
+    why = reason(rec.op, operands, value)
+    if not why and not np.isfinite(derivative):
+        why = derivative_reason(rec.op, operands)
+    return why
 
 
 @dataclass
@@ -102,12 +117,34 @@ class Trace:
         else:
             head = f"Reverse mode: f = {self.source} at {at}; adjoints v̄ = ∂f/∂v, from f̄ = 1"
             cols = ["v", "definition", "value", "adjoint v̄ = ∂f/∂v", "adjoint rule"]
-        rows = [[r.label, r.definition, fmt_number(r.value, d), fmt_number(r.derivative, d),
-                 r.rule] for r in self.rows]
-        lines = [head, "", text_table(cols, rows, right=[2, 3]), "",
-                 f"f = {fmt_number(self.value, d)}"]
+        rows = [[r.label, r.definition, fmt_number(r.value, d) + (" !" if r.note else ""),
+                 fmt_number(r.derivative, d), r.rule] for r in self.rows]
+        lines = [head, "", text_table(cols, rows, right=[2, 3]), ""]
+        noted = [(r.label, r.note) for r in self.rows if r.note]
+        if self.mode == "reverse":  # in evaluation order: the cause first
+            noted.reverse()
+        lines += [f"! {label}: {note}" for label, note in noted]
+        if noted:
+            lines += [warning(noted), ""]
+        lines.append(f"f = {fmt_number(self.value, d)}")
         lines += [f"∂f/∂{k} = {fmt_number(g, d)}" for k, g in self.gradient.items()]
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        """The trace as an HTML table in a notebook (nan and inf rows marked)."""
+        d = self.decimals
+        text = str(self).split("\n\n", 1)[0]
+        cols = ["v", "definition", "value",
+                "tangent" if self.mode == "forward" else "adjoint", "rule", ""]
+        rows = [[r.label, r.definition, fmt_number(r.value, d), fmt_number(r.derivative, d),
+                 r.rule, r.note] for r in self.rows]
+        tail = [f"f = {fmt_number(self.value, d)}"] + [
+            f"∂f/∂{k} = {fmt_number(g, d)}" for k, g in self.gradient.items()]
+        return (STYLE + html_table(cols, rows, right=[2, 3], caption=text)
+                + math_block(tail))
 
     def to_dict(self) -> dict:
         return {"mode": self.mode, "expression": self.source, "at": self.at, "wrt": self.wrt,
@@ -156,8 +193,9 @@ def forward_trace(expr: Expression | str, at: Mapping[str, float], wrt: str | No
         terms = [_times(_local_text(rec, i), f"v̇{o.label[1:]}")
                  for i, o in enumerate(rec.operands) if isinstance(o, _Record)]
         tan = rec.tensor.tangent
-        rows.append(TraceRow(rec.label, _definition(rec), _scalar(rec.tensor.numpy()),
-                             _scalar(0.0 if tan is None else tan), _sum(terms)))
+        value, tangent_value = _scalar(rec.tensor.numpy()), _scalar(0.0 if tan is None else tan)
+        rows.append(TraceRow(rec.label, _definition(rec), value, tangent_value, _sum(terms),
+                             _note(rec, value, tangent_value)))
     return Trace("forward", expr.source, dict(at), wrt, rows, _scalar(out.numpy()),
                  {wrt: _scalar(tangent.numpy())}, decimals)
 
@@ -184,8 +222,48 @@ def reverse_trace(expr: Expression | str, at: Mapping[str, float],
         rule = _sum(consumers.get(id(rec), [])) or "seed f̄ = 1"
         definition = _definition(rec) if rec.op != "input" else \
             next(n for n, r in expr._inputs.items() if r is rec)
-        rows.append(TraceRow(rec.label, definition, _scalar(rec.tensor.numpy()),
-                             adj[id(rec.tensor)], rule))
+        value = _scalar(rec.tensor.numpy())
+        rows.append(TraceRow(rec.label, definition, value, adj[id(rec.tensor)], rule,
+                             _note(rec, value, adj[id(rec.tensor)])))
     grads = {n: adj[id(expr._inputs[n].tensor)] for n in expr.variables}
     return Trace("reverse", expr.source, dict(at), None, rows, _scalar(out.numpy()), grads,
                  decimals)
+
+
+class Traces(list):
+    """Several traces of one expression (one forward pass per variable, and the reverse
+    pass), shown one after the other."""
+
+    def __str__(self) -> str:
+        return "\n\n".join(str(t) for t in self)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return "".join(t._repr_html_() for t in self)
+
+    def to_dict(self) -> list[dict]:
+        return [t.to_dict() for t in self]
+
+
+def trace(expr: Expression | str, at: Mapping[str, float] | None = None,
+          mode: str = "reverse", wrt: str | None = None, decimals: int = 4
+          ) -> Trace | Traces:
+    """The evaluation trace of `expr` at `at` (default 2 for every variable): mode
+    "reverse" (one pass, every adjoint), "forward" (one tangent pass per variable, or only
+    `wrt`'s) or "both". One pass gives a Trace; several give Traces."""
+    if mode not in ("forward", "reverse", "both"):
+        raise ValueError(f"trace: mode must be 'forward', 'reverse' or 'both', got {mode!r}")
+    expr = parse(expr) if isinstance(expr, str) else expr
+    at = {n: 2.0 for n in expr.variables} if at is None else dict(at)
+    if wrt is not None and mode == "reverse":
+        raise ExprError("trace: wrt picks the variable of a forward-mode pass; reverse mode "
+                        "gives every variable's gradient in one pass")
+    found = Traces()
+    if mode in ("forward", "both"):
+        for v in [wrt] if wrt else expr.variables:
+            found.append(forward_trace(expr, at, wrt=v, decimals=decimals))
+    if mode in ("reverse", "both"):
+        found.append(reverse_trace(expr, at, decimals=decimals))
+    return found[0] if len(found) == 1 else found
