@@ -17,6 +17,19 @@ def test_table_and_plot(tmp_path, capsys):
     assert target.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_several_activations_one_plot_a_sentence_each(tmp_path, capsys):
+    target = tmp_path / "all.png"
+    assert main(["vanishing", "--depth", "6", "--activation", "sigmoid", "tanh", "relu",
+                 "--data", "toy", "--width", "20", "-o", str(target)]) == 0
+    out = capsys.readouterr().out
+    for head, sentence in (("6 layers of sigmoid", "σ'(z) ≤ 0.25"),
+                           ("6 layers of tanh", "tanh'(z) ≤ 1"),
+                           ("6 layers of relu", "ReLU'(z) is 1 where a unit is on")):
+        assert head in out and sentence in out
+    assert "(6 decades)" in out                      # the same fixed scale for every run
+    assert target.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_json(capsys):
     assert main(["vanishing", "--depth", "4", "--activation", "relu", "--data", "toy",
                  "--width", "10", "--json"]) == 0

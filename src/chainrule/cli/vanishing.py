@@ -30,10 +30,16 @@ def register(subparsers) -> None:
         "layer's mean |∂L/∂W| next to the last layer's. Weights are N(0, std²) with the init "
         "suited to the activation (Xavier for sigmoid/tanh, He for relu) unless --init says "
         "otherwise, so what vanishes is the activation's doing.",
-        epilog="example: chainrule vanishing --depth 10 --activation sigmoid -o sigmoid.png")
+        epilog="examples:\n"
+               "  chainrule vanishing --depth 10 --activation sigmoid -o sigmoid.png\n"
+               "  chainrule vanishing --activation sigmoid tanh relu -o compare.png   "
+               "# one axis")
     p.add_argument("--depth", type=_int_at_least(2), default=10,
                    help="number of weight layers (default 10)")
-    p.add_argument("--activation", choices=["sigmoid", "tanh", "relu"], default="sigmoid")
+    p.add_argument("--activation", choices=["sigmoid", "tanh", "relu"], nargs="+",
+                   default=["sigmoid"], metavar="{sigmoid,tanh,relu}",
+                   help="one or several activations; several are run with the same weights' "
+                        "seed and drawn on one comparable axis")
     p.add_argument("--width", type=_int_at_least(1), default=100,
                    help="units per hidden layer (default 100)")
     p.add_argument("--data", choices=["mnist", "toy"], default="mnist",
@@ -65,17 +71,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"chainrule vanishing: -o must end in .png, .svg or .pdf, got {args.output}",
               file=sys.stderr)
         return 2
-    result = vanishing(depth=args.depth, activation=args.activation, width=args.width,
-                       data=args.data, seed=args.seed, batch_size=args.batch_size, init=init)
+    results = [vanishing(depth=args.depth, activation=a, width=args.width, data=args.data,
+                         seed=args.seed, batch_size=args.batch_size, init=init)
+               for a in dict.fromkeys(args.activation)]
     if args.json:
         import json
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        found = [r.to_dict() for r in results]
+        print(json.dumps(found[0] if len(found) == 1 else found, indent=2, ensure_ascii=False))
     else:
-        print(result)
+        print("\n\n".join(str(r) for r in results))
     if out is not None:
         from chainrule.glassbox.plots import plot_layer_gradients
         out.parent.mkdir(parents=True, exist_ok=True)
-        plot_layer_gradients(result, out)
+        plot_layer_gradients(results, out)
         if not args.json:
             print(f"\nwrote {out}")
     return 0

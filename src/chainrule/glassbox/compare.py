@@ -82,6 +82,29 @@ class LayerCheckReport:
         return "\n".join(lines)
 
 
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        """The report as a table in a notebook: one row per gradient, then the verdict."""
+        from chainrule.glassbox.notebook import STYLE, html_pre, html_table
+        rows = []
+        for r in self.results:
+            verdict = "ok" if r.passed else "WRONG"
+            if r.problem is not None:
+                rows.append([r.name, "", "", "", "", "", "", f"{verdict}: {r.problem}"])
+                continue
+            rows.append([r.name, str(r.shape), f"{r.max_abs_err:.2e}", f"{r.max_rel_err:.2e}",
+                         str(r.worst_index), f"{r.analytic:.6g}", f"{r.numerical:.6g}",
+                         verdict + (f" — {r.diagnosis}" if r.diagnosis else "")])
+        lines = str(self).splitlines()
+        return (STYLE + html_table(["gradient", "shape", "max abs err", "max rel err",
+                                    "worst at", "analytic", "numerical", "verdict"], rows,
+                                   right=[2, 3, 5, 6], caption=lines[0])
+                + html_pre("\n".join(ln for ln in lines if ln.startswith(("  problem",
+                                                                            "verdict")))))
+
+
 def compare(name: str, analytic, numerical: np.ndarray, atol: float, rtol: float,
              batch: int | None = None) -> GradientResult:
     """Element-wise comparison; the worst element is the one furthest outside the tolerance."""

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from chainrule.atomic import atomic_open
-from chainrule.glassbox.text import text_table
+from chainrule.glassbox.text import fmt_number, text_table
 
 __all__ = ["GradFlowRecorder", "grad_arrays", "vanishing", "VanishingResult", "LayerGrad",
            "ACTIVATIONS", "INITS"]
@@ -79,6 +79,17 @@ class GradFlowRecorder:
     def __len__(self) -> int:
         return len(self.iterations)
 
+    def __repr__(self) -> str:
+        return (f"GradFlowRecorder({len(self)} iterations of {len(self.layer_names or [])} "
+                f"layers)\n{self.summary()}")
+
+    def _repr_html_(self) -> str:
+        from chainrule.glassbox.notebook import STYLE, html_table
+        rows = [ln.split() for ln in self.summary().splitlines()[2:]]
+        return STYLE + html_table(["layer", "first ‖grad‖", "last ‖grad‖", "mean ‖grad‖"], rows,
+                                  right=[1, 2, 3], caption=f"Gradient flow over {len(self)} "
+                                                           f"iterations")
+
     def to_dict(self) -> dict[str, Any]:
         def clean(vals):
             return [None if math.isnan(v) else v for v in vals]
@@ -92,8 +103,8 @@ class GradFlowRecorder:
         for name in self.layer_names or []:
             vals = np.array(self.norm.get(name, []), dtype=float)
             if vals.size:
-                rows.append([name, f"{vals[0]:.{decimals}g}", f"{vals[-1]:.{decimals}g}",
-                             f"{np.nanmean(vals) if np.isfinite(vals).any() else math.nan:.{decimals}g}"])
+                mean = np.nanmean(vals) if np.isfinite(vals).any() else math.nan
+                rows.append([name] + [fmt_number(v, decimals) for v in (vals[0], vals[-1], mean)])
         return text_table(["layer", "first ‖grad‖", "last ‖grad‖", "mean ‖grad‖"], rows,
                           right=[1, 2, 3])
 
@@ -120,6 +131,17 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu")
 INITS = {"xavier": lambda n: 1 / math.sqrt(n), "he": lambda n: math.sqrt(2 / n),
          "normal": lambda n: 1.0, "small": lambda n: 0.01}
 DEFAULT_INIT = {"sigmoid": "xavier", "tanh": "xavier", "relu": "he"}
+MIN_DECADES = 6  # the text bars and the plot span at least this many powers of ten
+# one sentence per activation: why its gradient shrinks, or does not
+WHY = {
+    "sigmoid": "σ'(z) ≤ 0.25: on the way back each sigmoid layer multiplies the gradient by "
+               "σ'(z) (and the weights), and the factors compound.",
+    "tanh": "tanh'(z) ≤ 1, and 1 only at z = 0: near zero a tanh layer passes the gradient "
+            "almost whole, so it shrinks far more slowly than through sigmoids; saturated "
+            "units (|z| large) pass almost nothing.",
+    "relu": "ReLU'(z) is 1 where a unit is on and 0 where it is off: with He init the "
+            "gradient keeps its size from layer to layer, only the off units pass nothing.",
+}
 
 
 @dataclass
@@ -161,7 +183,7 @@ class VanishingResult:
         ratios = self.ratios
         logs = [math.log10(r) if r > 0 else -math.inf for r in ratios]
         lowest = min([v for v in logs if math.isfinite(v)] + [-1.0])
-        span = max(-math.floor(lowest), 1)
+        span = max(-math.floor(lowest), MIN_DECADES)  # a fixed scale: runs compare
         rows = []
         for lg, r, lr in zip(self.layers, ratios, logs):
             bar = "█" * max(1, round(40 * (lr + span) / span)) if math.isfinite(lr) else ""
@@ -183,10 +205,21 @@ class VanishingResult:
         lines.append(f"Layer 1 (next to the input) gets {first:.2e} × the gradient of layer "
                      f"{self.depth}" + (f": {-math.log10(first):.1f} orders of magnitude less."
                                         if 0 < first < 1 else "."))
-        if self.activation == "sigmoid":
-            lines.append("σ'(z) ≤ 0.25: on the way back each sigmoid layer multiplies the "
-                         "gradient by σ'(z) (and the weights), and the factors compound.")
+        lines.append(WHY[self.activation])
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        from chainrule.glassbox.notebook import STYLE, html_pre, html_table
+        rows = [[str(lg.layer), "×".join(map(str, lg.shape)), f"{lg.mean_abs:.3e}",
+                 f"{lg.norm:.3e}", f"{r:.2e}", f"{lg.saturated:.0%}"]
+                for lg, r in zip(self.layers, self.ratios)]
+        text = str(self).splitlines()
+        return STYLE + html_table(["layer", "W shape", "mean |∂L/∂W|", "‖∂L/∂W‖", "÷ last",
+                                   "flat units"], rows, right=[2, 3, 4, 5], caption=text[0]) \
+            + html_pre("\n".join(text[-3:]))
 
 
 def _load_batch(data: str, batch_size: int, seed: int, download: bool):

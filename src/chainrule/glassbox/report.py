@@ -242,15 +242,17 @@ class Explanation:
         return json.dumps(self.to_dict(), **kwargs)
 
     def _repr_html_(self) -> str:
-        L = html.escape(self.output_name)
+        """The table, the leaves' gradients and the chain rule (as fractions) in a notebook."""
+        from chainrule.glassbox.notebook import STYLE, html_table, math_block
+        L = self.output_name
         heads = ["step", "node", "value", f"∂{L}/∂node", "input", "local ∂node/∂input",
                  f"∂{L}/∂input"]
-        cells = "".join(f"<th>{h}</th>" for h in heads)
-        body = "".join("<tr>" + "".join(f"<td><code>{html.escape(c)}</code></td>" for c in r)
-                       + "</tr>" for r in self.table_rows())
-        parts = [f"<p><b>Backward pass of {L} = {html.escape(self._f(self.output_value))}"
-                 f"</b></p>", f"<table><thead><tr>{cells}</tr></thead><tbody>{body}"
-                 f"</tbody></table>"]
+        parts = [STYLE, html_table(heads, self.table_rows(), right=[0],
+                                   caption=f"Backward pass of {L} = "
+                                           f"{self._f(self.output_value)}")]
+        if self.leaves:
+            parts.append(html_table(["leaf", "value", f"∂{L}/∂leaf"],
+                                    [[n, self._f(v), self._f(g)] for n, v, g in self.leaves]))
         for w in self.wrt:
-            parts.append(f"<pre>{html.escape(self._wrt_text(w))}</pre>")
+            parts.append(math_block(self._wrt_text(w).splitlines()))
         return "\n".join(parts)

@@ -8,6 +8,7 @@ the tutorial's hand calculation differs from the exact numbers, and why.
 """
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,26 @@ class WorkedExample:
     def __str__(self) -> str:
         return "\n".join(self._parameters() + self._forward() + self._local() + self._chains()
                          + self._update() + self._notes())
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        """The derivation in a notebook: its tables as tables, its chain-rule lines with
+        each derivative drawn as a fraction."""
+        from chainrule.glassbox.notebook import STYLE, html_pre, html_table, math_block
+        head = self._parameters()
+        params = [[n, f"{t}[{','.join(map(str, i))}]", edge, self._f(self.before[n])]
+                  for n, (t, i, edge) in POSITIONS.items()]
+        update = self._update()
+        return "\n".join([
+            STYLE, f"<p><b>{html.escape(head[0])}</b><br>{html.escape(head[1])}</p>",
+            html_table(["name", "in PyTorch", "edge", "value"], params, right=[3],
+                       caption=head[3]),
+            math_block(self._forward()), math_block(self._local()),
+            math_block(self._chains()),
+            html_pre(update[0]) + html_pre("\n".join(update[2:])),
+            html_pre("\n".join(self._notes()))])
 
     def _parameters(self) -> list[str]:
         rows = [[n, f"{t}[{','.join(map(str, i))}]", edge, self._f(self.before[n])]
