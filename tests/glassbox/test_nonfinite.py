@@ -23,3 +23,17 @@ def test_warning_line():
     assert warning([]) == ""
     line = warning([("v1", "log(0) = −∞"), ("v2", "carried over from v1")])
     assert line.startswith("warning: v1 is not finite: log(0) = −∞ (1 more row(s) follow")
+
+
+def test_explain_marks_nan_rows_with_the_cause_first():
+    import chainrule as cr
+    x = cr.tensor(np.float64(-1.0), requires_grad=True, name="x")
+    e = cr.explain((x.log() * x).exp())
+    text = str(e)
+    assert e.step("log#1").note.startswith("log is defined only for positive numbers")
+    assert e.step("mul#1").note == "carried over from log#1, which is not finite"
+    (warn,) = [ln for ln in text.splitlines() if ln.startswith("warning:")]
+    assert warn.startswith("warning: log#1 is not finite: log is defined only")
+    assert "(x = -1)" in warn
+    assert "! not finite: log is defined" in e.to_html()
+    assert "warning" not in str(cr.explain((x * x).exp()))

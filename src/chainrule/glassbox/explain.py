@@ -20,6 +20,7 @@ import numpy as np
 from chainrule.engine import Tensor
 from chainrule.glassbox.graph import GraphNames, graph_nodes
 from chainrule.glassbox.local import local
+from chainrule.glassbox.nonfinite import reason
 from chainrule.glassbox.paths import MAX_CHAINS, MAX_JACOBIAN, MAX_PATHS, wrt_report
 from chainrule.glassbox.replay import replay
 from chainrule.glassbox.report import (ONE_LINE, Chain, ExplainedGraph, Explanation, InputTerm,
@@ -72,8 +73,10 @@ def explain(output: Tensor, wrt: Tensor | Sequence[Tensor] | None = None, names:
                 formula, value = local(s.node, i)  # written with a, b: name the operands
                 terms.append(InputTerm(operands[i], inp.requires_grad,
                                        with_operands(formula, operands), value, sent))
-            steps.append(Step(k, namer(s.node), s.node.op, np.array(s.node.numpy()), s.upstream,
-                              terms))
+            value = np.array(s.node.numpy())
+            why = reason(s.node.op, [(n, inp.numpy()) for n, inp in zip(operands, s.node.inputs)],
+                         value)
+            steps.append(Step(k, namer(s.node), s.node.op, value, s.upstream, terms, why))
     leaf_rows = [(namer(t), np.array(t.numpy()), run.grad(t))
                  for t in nodes if t.op is None and t.requires_grad]
     note = "" if output.numel() == 1 else (

@@ -117,6 +117,9 @@ def page_data(output: Tensor, nodes: Sequence[Tensor], namer: GraphNames, exp: E
             by_name, numbers = _definition(t, args, w, [p.numpy() for p in view.inputs])
             node["fwd"] = [f"{name} = {by_name}"] + ([f"   = {numbers}"] if numbers else []) \
                 + [f"   = {w.full(value)}"]
+            step = step_of.get(id(t))
+            if step is not None and step.note:
+                node["fwd"].append(f"   ! not finite: {step.note}")
             for i, p in enumerate(view.inputs):
                 g = sent.get((id(t), i))
                 edges.append({"from": index[id(p)], "to": k, "value": w.short(p.numpy()),

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.glassbox.nonfinite import warning
 from chainrule.glassbox.text import factor, fmt_array, fmt_number, plain, signed_sum, text_table
 
 __all__ = ["Explanation", "ExplainedGraph", "Step", "InputTerm", "Chain", "PathSum", "WrtReport",
@@ -36,6 +37,7 @@ class Step:
     value: np.ndarray
     upstream: np.ndarray      # ∂L/∂node, the gradient arriving from the node's consumers
     inputs: list[InputTerm]
+    note: str = ""            # why the value is nan or inf ("" when it is finite)
 
 
 @dataclass
@@ -146,6 +148,10 @@ class Explanation:
             ["step", "node", "value", f"∂{L}/∂node (upstream)", "input",
              "local ∂node/∂input", f"∂{L}/∂input (sent)"],
             self.table_rows(), right=[0]))
+        noted = [(s.name, s.note) for s in self.steps[::-1] if s.note]  # the cause first
+        if noted:
+            out += [""] + [f"! {name} is not finite: {note}" for name, note in noted]
+            out.append(warning(noted))
         if self.leaves:
             out += ["", "Gradients reaching the leaves (summed over every use):", ""]
             out.append(text_table(["leaf", "value", f"∂{L}/∂leaf"],
