@@ -131,3 +131,25 @@ def test_stepping_clicking_and_the_numbers(browser, page):
 
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
+
+
+def test_the_tutorials_page_per_unit(browser, tmp_path):
+    from chainrule.glassbox.tutorial_figure import tutorial_page
+    path = tmp_path / "worked.html"
+    path.write_text(tutorial_page(), encoding="utf-8")
+    browser.get(path.as_uri())
+    notes = browser.find_element(By.ID, "cr-notes").text
+    assert "δ1 = δ3 · W5 · σ1(1 − σ1) = 0.4154 × (-0.1725) × 0.2255 = -0.0162" in notes
+    forward = sum(1 for s in browser.execute_script(
+        "return JSON.parse(document.getElementById('cr-data').textContent).steps")
+        if s["phase"] == "forward")
+    press(browser, Keys.ARROW_RIGHT, forward + 1)       # the seed at L, the BCE node
+    text = panel(browser)
+    assert "Backward: L" in text
+    assert "∂L/∂σ3 = binary_cross_entropy's derivative = 1.7107" in text
+    browser.find_element(By.CSS_SELECTOR, 'g.node[data-name="W1"]').click()
+    text = panel(browser)
+    assert "∂L/∂W1 = ∂L/∂σ3 · ∂σ3/∂z3 · ∂z3/∂σ1 · ∂σ1/∂z1 · ∂z1/∂W1" in text
+    assert "= 1.7107 × 0.2428 × (-0.1725) × 0.2255 × 1.0000" in text
+    assert "the gradients agree" in text
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
