@@ -79,7 +79,8 @@ def test_matmul_and_reductions_describe_a_vector_jacobian_product_not_a_number()
     e = explain(out)
     mm = next(s for s in e.steps if s.op == "matmul")
     assert all(t.local is None and "vector-Jacobian product" in t.formula for t in mm.inputs)
-    assert [t.formula.split(": ")[1].split(",")[0] for t in mm.inputs] == ["g·Bᵀ", "Aᵀ·g"]
+    assert [t.formula.split(": ")[1].split(",")[0] for t in mm.inputs] == \
+        ["∂L/∂matmul#1·Bᵀ", "Aᵀ·∂L/∂matmul#1"]      # operands and upstream by their names
     mean = next(s for s in e.steps if s.op == "mean")
     assert "n = 4" in mean.inputs[0].formula
 
@@ -204,7 +205,7 @@ def test_text_json_and_html():
     assert data["leaves"][0]["grad"] == pytest.approx(e.gradient("x"), abs=0)
     assert sum(c["product"] for c in data["wrt"][0]["chains"]) == pytest.approx(
         data["wrt"][0]["gradient"])
-    assert "<table>" in e._repr_html_() and "sin" in e._repr_html_()
+    assert "<table" in e._repr_html_() and "sin" in e._repr_html_()
 
 
 def test_formatting_rules():
@@ -229,9 +230,6 @@ def test_clear_errors():
         explain(f, wrt=other)
     with pytest.raises(ValueError, match="does not require grad"):
         explain(t64(1.0, grad=False) * 2)
-    f.backward()
-    with pytest.raises(RuntimeError, match="already freed"):
-        explain(f)
 
 
 def test_public_name():

@@ -26,7 +26,7 @@ from chainrule.glassbox.replay import replay
 from chainrule.glassbox.report import (ONE_LINE, Chain, ExplainedGraph, Explanation, InputTerm,
                                        PathSum, Step, WrtReport)
 from chainrule.glassbox.text import fmt_array, fmt_number, text_table
-from chainrule.glassbox.wording import with_operands
+from chainrule.glassbox.wording import d, with_operands
 
 __all__ = ["explain", "Explanation", "Step", "InputTerm", "Chain", "PathSum", "WrtReport",
            "GraphNames", "graph_nodes", "fmt_number", "fmt_array", "text_table",
@@ -71,8 +71,10 @@ def explain(output: Tensor, wrt: Tensor | Sequence[Tensor] | None = None, names:
             terms = []
             for i, (inp, sent) in enumerate(zip(s.node.inputs, s.sent)):
                 formula, value = local(s.node, i)  # written with a, b: name the operands
+                upstream = f"∂{namer(output)}/{d(namer(s.node))}"
                 terms.append(InputTerm(operands[i], inp.requires_grad,
-                                       with_operands(formula, operands), value, sent))
+                                       with_operands(formula, operands, s.node.op, upstream),
+                                       value, sent))
             value = np.array(s.node.numpy())
             why = reason(s.node.op, [(n, inp.numpy()) for n, inp in zip(operands, s.node.inputs)],
                          value)

@@ -177,7 +177,7 @@ def _backward(t, name, L, w, step, leaf_total, consumers, sent, namer) -> dict[s
         for term in step.inputs:
             if not term.requires_grad:
                 continue
-            formula = with_operands(term.formula, [x.name for x in step.inputs])
+            formula = term.formula  # explain wrote it with the operands' names
             lhs = f"{d(name)}/{d(term.name)}"
             if term.local is not None:
                 value = w.full(term.local)

@@ -13,8 +13,6 @@ from typing import Sequence
 
 __all__ = ["with_operands", "vjp_wording", "d"]
 
-# a lone a or b: not part of a longer word or name (max, abs, bᵀ's b is still b)
-_LETTER = re.compile(r"(?<![A-Za-z0-9_#.'\u0370-\u03ff])([ab])(?![A-Za-z0-9_#'\u0370-\u03ff])")
 _SIMPLE = re.compile(r"^[\w.'#\u0370-\u03ff]+$")
 
 
@@ -23,13 +21,24 @@ def _operand(name: str) -> str:
     return name if _SIMPLE.match(name) else f"({name})"
 
 
-def with_operands(formula: str, names: Sequence[str]) -> str:
-    """`formula` with a and b replaced by the first and second operand's name."""
+# the letters each op's formulas use for its inputs: a, b; linear writes x, W (and b)
+_LETTERS = {"linear": ("x", "W", "b")}
+_TOKEN = r"(?<![A-Za-z0-9_#.'\u0370-\u03ff]){}(?![A-Za-z0-9_#'\u0370-\u03ff])"
+
+
+def with_operands(formula: str, names: Sequence[str], op: str = "", gradient: str = "") -> str:
+    """`formula` with its input letters (a, b; linear's x, W) replaced by the operands'
+    names, and the upstream gradient g by `gradient` (e.g. ∂L/∂z3) when given."""
     if not names:
         return vjp_wording(formula)
-    table = {"a": _operand(names[0]), "b": _operand(names[1] if len(names) > 1 else names[0])}
+    letters = _LETTERS.get(op, ("a", "b"))
+    table = {letter: _operand(names[min(i, len(names) - 1)]) for i, letter in enumerate(letters)}
+    if gradient:
+        table["g"] = gradient
+        formula = formula.replace("gᵀ", "(g)ᵀ")
     formula = formula.replace("aᵇ", "a^b")  # a superscript cannot hold a name
-    return vjp_wording(_LETTER.sub(lambda m: table[m.group(1)], formula))
+    pattern = re.compile(_TOKEN.format("(" + "|".join(map(re.escape, table)) + ")"))
+    return vjp_wording(pattern.sub(lambda m: table[m.group(1)], formula))
 
 
 def vjp_wording(text: str) -> str:
