@@ -20,6 +20,8 @@ ALLOWED = {
     "atomic": set(),
     "ops": {"engine", "numerics", "random"},
     "functional": {"engine", "ops"},
+    "autograd": {"engine", "ops", "functional"},
+    "hardware": {"engine"},
     "gradcheck": {"engine", "ops", "functional", "numerics"},
     "nn": {"engine", "ops", "numerics", "random"},
     "book": {"numerics"},

@@ -138,7 +138,7 @@ def _():
 @case("transpose with a non-permutation", ValueError, "transpose", "(2, 3)")
 def _():
     a = _t(2, 3)
-    return lambda: a.transpose(0, 0), [a]
+    return lambda: a.transpose((0, 0)), [a]  # a permutation (two ints swap, as PyTorch)
 
 
 @case("squeeze an axis out of range", IndexError, "squeeze", "(2, 3)")  # PyTorch's type

@@ -18,21 +18,27 @@ __version__ = "0.1.0"
 # public name -> module that defines it (loaded on first access)
 _LAZY = {
     # the engine
-    "Tensor": "chainrule.engine",
-    "tensor": "chainrule.engine",
-    "no_grad": "chainrule.engine",
-    "enable_grad": "chainrule.engine",
-    "is_grad_enabled": "chainrule.engine",
+    **{name: "chainrule.engine" for name in (
+        "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
+        "device", "Size", "get_default_dtype", "set_default_dtype", "set_default_device",
+        "get_default_device")},
     # tensor functions (also Tensor methods)
     **{name: "chainrule.ops" for name in (
-        "add", "sub", "mul", "div", "neg", "pow", "matmul", "sum", "mean", "max", "min",
-        "logsumexp", "reshape", "transpose", "broadcast_to", "concat", "stack", "squeeze",
-        "expand_dims", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
-        "clip", "maximum", "minimum", "where", "softmax", "log_softmax",
-        "softmax_cross_entropy", "zeros", "ones", "zeros_like", "ones_like", "randn", "arange")},
+        "add", "sub", "mul", "div", "neg", "pow", "sum", "mean", "max", "min",
+        "logsumexp", "reshape", "broadcast_to", "concat", "expand_dims", "exp", "log", "log1p",
+        "sqrt", "abs", "sin", "cos", "sinh", "cosh", "tanh", "sigmoid", "relu", "clip",
+        "maximum", "minimum", "softmax", "log_softmax", "softmax_cross_entropy", "argmax",
+        "argmin", "cumsum", "zeros", "ones", "zeros_like", "ones_like", "randn", "arange",
+        "empty", "empty_like", "eye", "full", "full_like", "linspace", "rand", "rand_like",
+        "randint", "randn_like", "randperm")},
+    # PyTorch's names and signatures
+    **{name: "chainrule.ops.torch_ops" for name in (
+        "transpose", "permute", "t", "flatten", "unsqueeze", "squeeze", "cat", "stack",
+        "clamp", "var", "std", "prod", "norm", "flip", "outer", "matmul", "eq", "ne", "lt", "le",
+        "gt", "ge", "equal", "allclose", "isclose", "where", "masked_fill", "logical_not")},
     # functional API
     **{name: "chainrule.functional" for name in (
-        "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian")},
+        "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "elementwise_grad")},
     "autograd_grad": "chainrule.functional",
     # gradient checking
     "numerical_gradient": "chainrule.numerics",
@@ -51,10 +57,14 @@ _LAZY = {
     # NumPy's BLAS threads (chainrule.threads explains the policy)
     "set_num_threads": "chainrule.threads",
     "get_num_threads": "chainrule.threads",
+    # no GPU: the probes PyTorch programs make
+    "cuda": "chainrule.hardware",
+    "backends": "chainrule.hardware",
+    "accelerator": "chainrule.hardware",
 }
 _SUBMODULES = {"nn", "optim", "data", "layers", "models", "datasets", "viz", "ops", "functional",
                "engine", "glassbox", "serialization", "numgrad", "random", "cli", "book",
-               "train", "gradcheck", "numerics", "utils", "threads"}
+               "train", "gradcheck", "numerics", "utils", "threads", "autograd", "hardware"}
 
 
 # Old import paths that stay valid after a module moved: `import chainrule.layers` gives
@@ -64,6 +74,7 @@ ALIASES = {
     "chainrule.layers": "chainrule.book.layers",
     "chainrule.models": "chainrule.book.models",
     "chainrule.viz": "chainrule.glassbox",
+    "chainrule.optim.lr_scheduler": "chainrule.nn.lr_scheduler",
     "chainrule.optim": "chainrule.nn.optim",
     "chainrule.data": "chainrule.nn.data",
     "chainrule.utils": "chainrule.nn",
@@ -128,6 +139,28 @@ if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
     sys.meta_path.insert(0, _AliasFinder())
 
 
+def _extra(name: str):
+    """The names PyTorch programs use beyond the tables: dtypes, concat, from_numpy, ..."""
+    from chainrule import engine
+    if name in engine.DTYPES:
+        return engine.DTYPES[name]
+    if name == "concat" or name == "concatenate":
+        return importlib.import_module("chainrule.ops.torch_ops").cat
+    if name == "from_numpy":
+        return lambda a: engine._wrap(a)  # shares the array's memory, as torch.from_numpy
+    if name == "as_tensor":
+        return lambda data, dtype=None, device=None: (
+            data if isinstance(data, engine.Tensor) and dtype is None
+            else engine.tensor(data, dtype=dtype, device=device))
+    if name == "is_tensor":
+        return lambda obj: isinstance(obj, engine.Tensor)
+    if name == "numel":
+        return lambda t: t.numel()
+    if name == "inference_mode":
+        return lambda mode=True: engine.set_grad_enabled(not mode)
+    return None
+
+
 def __getattr__(name: str):
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
@@ -135,7 +168,14 @@ def __getattr__(name: str):
         return value
     if name in _SUBMODULES:
         return importlib.import_module(f"chainrule.{name}")
-    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+    value = _extra(name)
+    if value is not None:
+        globals()[name] = value
+        return value
+    raise AttributeError(
+        f"module 'chainrule' has no attribute {name!r}: if it is a PyTorch name, chainrule "
+        f"does not support it yet (chainrule covers the PyTorch surface ordinary tutorials "
+        f"use; see the README's 'Coming from PyTorch')")
 
 
 def __dir__():

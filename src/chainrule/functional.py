@@ -15,7 +15,8 @@ import numpy as np
 from chainrule import engine
 from chainrule.engine import Tensor, as_tensor, backward_pass, enable_grad, forward_mode
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "autograd_grad"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "autograd_grad",
+           "elementwise_grad"]
 
 class _Transforms(threading.local):
     """How many transforms are evaluating their function right now, in this thread.
@@ -58,7 +59,7 @@ def autograd_grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[
 def _variable(x: Any) -> Tensor:
     """The tensor to differentiate with respect to: `x` itself when an outer transform
     already tracks it, otherwise a fresh leaf (keeping any forward-mode tangent)."""
-    x = as_tensor(x) if isinstance(x, Tensor) else engine.tensor(x)
+    x = as_tensor(x) if isinstance(x, Tensor) else Tensor(x)
     if x.requires_grad:
         return x
     if x.dtype.kind != "f":
@@ -78,25 +79,74 @@ def _argnums(argnums: int | Sequence[int], n_args: int, name: str) -> tuple[int,
     return tuple(i % n_args for i in nums)
 
 
+def _is_leaf(x: Any) -> bool:
+    """A pytree leaf: anything but a list, tuple or dict, or a (nested) list or tuple of
+    plain numbers, which is array data ([1.0, 2.0] is one vector)."""
+    if isinstance(x, dict):
+        return False
+    if isinstance(x, (list, tuple)):
+        return all(isinstance(v, (int, float, bool, np.generic)) or
+                   (isinstance(v, (list, tuple)) and v and _is_leaf(v)) for v in x)
+    return True
+
+
+def _flatten(x: Any) -> tuple[list, Callable[[list], Any]]:
+    """The leaves of a pytree (lists, tuples, dicts of arrays, as JAX and HIPS autograd
+    take), and a function rebuilding the same structure from new leaves."""
+    if _is_leaf(x):
+        return [x], lambda leaves: leaves[0]
+    keys = list(x) if isinstance(x, dict) else range(len(x))
+    parts = [_flatten(x[k]) for k in keys]
+    kind = type(x)
+
+    def build(leaves: list) -> Any:
+        out, k = [], 0
+        for sub, rebuild in parts:
+            out.append(rebuild(leaves[k:k + len(sub)]))
+            k += len(sub)
+        if isinstance(x, dict):
+            return kind(zip(keys, out)) if kind is not dict else dict(zip(keys, out))
+        return kind(*out) if hasattr(x, "_fields") else kind(out)
+    return [leaf for sub, _ in parts for leaf in sub], build
+
+
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """A function returning (f(*args), df/dargs[argnums]) for scalar-valued f."""
+    """A function returning (f(*args), df/dargs[argnums]) for scalar-valued f; an argument
+    that is a list, tuple or dict of arrays gets a gradient of the same structure."""
     def wrapped(*args):
         nums = _argnums(argnums, len(args), "value_and_grad")
         nested = _transforms.depth > 0 or any(isinstance(a, Tensor) and a.requires_grad for a in args)
         args = list(args)
+        trees = []
         for i in nums:
-            args[i] = _variable(args[i])
+            leaves, build = _flatten(args[i])
+            variables = [_variable(leaf) for leaf in leaves]
+            args[i] = build(variables)
+            trees.append((variables, build))
         with enable_grad(), _evaluating():
             out = as_tensor(f(*args))
         if out.numel() != 1:
             raise TypeError(f"grad: f must return a scalar (one element), got shape {out.shape}; "
                             f"use jacobian or vjp for non-scalar outputs")
         create = nested and engine.is_grad_enabled()
-        grads = autograd_grad(out, [args[i] for i in nums], create_graph=create)
+        flat = autograd_grad(out, [v for variables, _ in trees for v in variables],
+                             create_graph=create)
+        grads, k = [], 0
+        for variables, build in trees:
+            grads.append(build(list(flat[k:k + len(variables)])))
+            k += len(variables)
         if not create:
             out = _detached(out)
-        return out, grads[0] if isinstance(argnums, int) else grads
+        return out, grads[0] if isinstance(argnums, int) else tuple(grads)
     return wrapped
+
+
+def elementwise_grad(f: Callable, argnums: int = 0) -> Callable:
+    """The derivative of each output element with respect to its own input element, for
+    elementwise f (HIPS autograd's elementwise_grad): the gradient of sum(f(x))."""
+    def summed(*args):
+        return as_tensor(f(*args)).sum()
+    return grad(summed, argnums)
 
 
 def _detached(t: Tensor) -> Tensor:
@@ -114,16 +164,23 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 def vjp(f: Callable, *primals: Any) -> tuple[Tensor, Callable]:
     """(f(*primals), vjp_fn) where vjp_fn(cotangent) gives one gradient per primal."""
     nested = _transforms.depth > 0 or any(isinstance(p, Tensor) and p.requires_grad for p in primals)
-    xs = [_variable(p) for p in primals]
+    trees = [_flatten(p) for p in primals]
+    xs = [[_variable(leaf) for leaf in leaves] for leaves, _ in trees]
     with enable_grad(), _evaluating():
-        out = as_tensor(f(*xs))
+        out = as_tensor(f(*[build(v) for v, (_, build) in zip(xs, trees)]))
 
-    def vjp_fn(cotangent: Any) -> tuple[Tensor, ...]:
+    def vjp_fn(cotangent: Any) -> tuple:
         ct = cotangent if isinstance(cotangent, Tensor) else np.asarray(cotangent, out.dtype)
         if ct.shape != out.shape:
             raise ValueError(f"vjp: cotangent has shape {ct.shape}, the output has {out.shape}")
-        return autograd_grad(out, xs, grad_outputs=ct, retain_graph=True,
+        flat = autograd_grad(out, [x for v in xs for x in v], grad_outputs=ct,
+                             retain_graph=True,
                              create_graph=nested and engine.is_grad_enabled())
+        grads, k = [], 0
+        for v, (_, build) in zip(xs, trees):
+            grads.append(build(list(flat[k:k + len(v)])))
+            k += len(v)
+        return tuple(grads)
     return (out if nested else _detached(out)), vjp_fn
 
 
@@ -140,7 +197,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[T
     with forward_mode() as level, _evaluating():
         xs = []
         for p, t in zip(primals, tangents):
-            p = as_tensor(p) if isinstance(p, Tensor) else engine.tensor(p)
+            p = as_tensor(p) if isinstance(p, Tensor) else Tensor(p)
             if not isinstance(t, Tensor):
                 t = np.asarray(t, dtype=p.dtype)
             elif t.dtype != p.dtype:
@@ -175,7 +232,7 @@ def jacobian(f: Callable, mode: str = "rev", argnums: int = 0) -> Callable:
 
     def wrapped(*args):
         i = _argnums(argnums, len(args), "jacobian")[0]
-        x = as_tensor(args[i]) if isinstance(args[i], Tensor) else engine.tensor(args[i])
+        x = as_tensor(args[i]) if isinstance(args[i], Tensor) else Tensor(args[i])
 
         def f_of_x(v):
             return f(*args[:i], v, *args[i + 1:])

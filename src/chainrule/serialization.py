@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Mapping
 
 import numpy as np
 
-from chainrule.engine import Tensor, as_tensor
+from chainrule.engine import Tensor, as_tensor, check_device
 from chainrule.atomic import atomic_open
 
 __all__ = ["save", "load", "load_metadata", "SafetensorsError"]
@@ -111,8 +111,10 @@ def save(tensors: Mapping[str, Any], path: str | os.PathLike,
     atomically. `metadata` (str -> str) goes to the header's "__metadata__", with each
     tensor's SHA-256 under "chainrule.sha256" so that `load` can detect corruption."""
     if not isinstance(tensors, Mapping):
-        raise SafetensorsError(f"save: expected a dict of name -> tensor, got "
-                               f"{type(tensors).__name__}")
+        raise SafetensorsError(f"save: expected a dict of name -> tensor (a state dict: "
+                               f"save model.state_dict(), not the model), got "
+                               f"{type(tensors).__name__}; chainrule saves safetensors files "
+                               f"and never pickles objects")
     arrays: dict[str, np.ndarray] = {}
     for key, value in tensors.items():
         if not isinstance(key, str) or key == "__metadata__":
@@ -238,13 +240,19 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str
     return arrays, metadata
 
 
-def load(path: str | os.PathLike) -> dict[str, Tensor]:
+def load(path: str | os.PathLike, map_location: Any = None, weights_only: bool = True,
+         mmap: Any = None) -> dict[str, Tensor]:
     """Read a safetensors file into a dict of name -> Tensor (in the file's order), e.g.
-    for `model.load_state_dict(chainrule.load(path))`.
+    for `model.load_state_dict(chainrule.load(path))`. PyTorch's `map_location` (the CPU)
+    and `weights_only` are accepted: a safetensors file holds weights only, and nothing is
+    ever unpickled, whatever weights_only says.
 
     Each tensor is checked against the SHA-256 that `save` recorded (a mismatch is a
     SafetensorsError naming the file and the tensor); files without the record (other
     tools, chainrule before it was added) still load, unverified."""
+    if map_location is not None and not callable(map_location) \
+            and not isinstance(map_location, dict):
+        check_device(map_location, "load")
     arrays, _ = _read(path)
     return {key: as_tensor(arr) for key, arr in arrays.items()}
 

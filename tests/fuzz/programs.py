@@ -39,9 +39,6 @@ KNOWN_DIVERGENCES = {
     "arrays_around_empty_ellipsis": "index arrays separated only by an Ellipsis that covers no "
                                     "dims: NumPy's layout (arrays' axes first), not PyTorch's "
                                     "(kept in place)",
-    "dim_keyword": "Tensor reductions/softmax do not take dim=/keepdim=",
-    "transpose_two_dims": "x.transpose(d0, d1) permutes (NumPy) instead of swapping two dims "
-                          "(PyTorch); the fuzz maps transpose to permute",
 }
 ENABLED: set[str] = set()   # listed divergences found fixed at import (see _takes_dim_keyword)
 
@@ -700,12 +697,20 @@ class Reduce:
         if form == "bare":
             return getattr(x, name)()
         if form == "method":
-            return getattr(x, name)(axis, keep)
-        if form == "method_kw":
-            return getattr(x, name)(axis=axis, keepdims=keep)
-        if form == "method_dim":
-            return getattr(x, name)(dim=axis, keepdim=keep)
-        return REDUCTIONS[name][0](x, axis, keep)
+            out = getattr(x, name)(axis, keep)
+        elif form == "method_kw":
+            out = getattr(x, name)(axis=axis, keepdims=keep)
+        elif form == "method_dim":
+            out = getattr(x, name)(dim=axis, keepdim=keep)
+        else:
+            out = REDUCTIONS[name][0](x, axis, keep)
+        if isinstance(out, tuple):  # max/min along one dim: PyTorch's (values, indices)
+            want = np.argmax if name == "max" else np.argmin
+            ax = axis if axis is None or axis >= 0 else axis + x.ndim
+            expected = want(x.numpy(), axis=ax, keepdims=keep) if x.ndim else np.zeros((), int)
+            np.testing.assert_array_equal(out.indices.numpy(), expected)
+            out = out.values
+        return out
 
     @staticmethod
     def th(name, args, p, ctx):
@@ -817,7 +822,8 @@ class Transpose:
         if form == "star":
             return x.transpose(*p["perm"]) if p["perm"] else x.transpose()
         if form == "fn":
-            return cr.transpose(x, p["perm"])
+            return cr.transpose(x, *p["perm"]) if len(p["perm"]) == 2 \
+                else cr.transpose(x, p["perm"])
         return x.transpose(p["perm"])
 
     @staticmethod
@@ -827,6 +833,8 @@ class Transpose:
             return torch.swapaxes(x, p["a"], p["b"])
         if p["form"] == "T":
             return x.permute(*reversed(range(x.dim())))
+        if p["form"] in ("star", "fn") and len(p["perm"]) == 2:
+            return x.transpose(*p["perm"])  # two dims: PyTorch's swap, as chainrule's
         return x.permute(p["perm"])
 
 

@@ -6,7 +6,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from chainrule.engine.graph import _FREED, VariadicRule
+from chainrule.engine.graph import Freed, VariadicRule, freed
 from chainrule.engine.state import _QUIET, _quiet_enter, _quiet_exit, _state
 from chainrule.engine.tensors import Tensor, _wrap
 from chainrule.engine.versions import _check_versions
@@ -41,7 +41,7 @@ def _count_consumers(roots: Iterable[Tensor]) -> int:
             stack.append(r)
     while stack:
         node = stack.pop()
-        if node._prim is _FREED:
+        if type(node._prim) is Freed:
             raise _freed_error(node)
         inputs = node._inputs
         if node._vers is not None or node._version:
@@ -78,7 +78,7 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
     tensor_mode = create_graph or state.fwd_level > 0
     seeds = [_seed(out, g, tensor_mode) for out, g in zip(outputs, grads)]
     for r in outputs:
-        if r._prim is _FREED:
+        if type(r._prim) is Freed:
             raise _freed_error(r)
 
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
@@ -135,24 +135,38 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
                     ready.append(p)
             if on_node is not None:
                 on_node(node, g, in_grads)
-            if not retain_graph:
-                node._prim = _FREED
-                node._inputs = ()
+            if not retain_graph:  # the structure stays readable; cached values go
+                node._prim = freed(node._prim)
+                if attrs and "cache" in attrs:
+                    attrs["cache"].clear()
     finally:
         _quiet_exit(token)
         state.grad_enabled = prev_mode
     return None if inputs is None else found
 
 
-def backward(self: Tensor, grad: Any = None, retain_graph: bool = False,
-             create_graph: bool = False) -> None:
-    """Tensor.backward: accumulate d(self)/d(leaf) into every leaf's `.grad` (weighted by
-    `grad`)."""
+def backward(self: Tensor, gradient: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs: Sequence[Tensor] | None = None,
+             grad: Any = None) -> None:
+    """Tensor.backward, as PyTorch's: accumulate d(self)/d(leaf) into every leaf's `.grad`
+    (weighted by `gradient`, also spelled `grad=`), or only into `inputs` when given."""
     if not self.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no graph; "
                            "create inputs with requires_grad=True")
-    backward_pass([self], [grad], retain_graph=retain_graph or create_graph,
-                  create_graph=create_graph)
+    if grad is not None:
+        if gradient is not None:
+            raise TypeError("backward: pass gradient= or grad=, not both")
+        gradient = grad
+    retain = bool(retain_graph) or create_graph
+    if inputs is None:
+        backward_pass([self], [gradient], retain_graph=retain, create_graph=create_graph)
+        return
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    found = backward_pass([self], [gradient], retain_graph=retain,
+                          create_graph=create_graph, inputs=inputs)
+    for t, g in zip(inputs, found):
+        if g is not None:
+            _deliver(t, g, None, [])
 
 
 Tensor.backward = backward  # the reverse pass is defined after Tensor, so it installs this

@@ -8,6 +8,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from chainrule.engine.devices import CPU, as_dtype, check_device
+from chainrule.engine.nodes import grad_fn as _grad_fn
+
 
 class Size(tuple):
     """A tensor's shape, as PyTorch's torch.Size: a tuple of ints with `numel()`."""
@@ -35,11 +38,17 @@ class NodeView(NamedTuple):
     def op(self) -> str:
         return self.primitive.name
 
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """A fresh array: NumPy data keeps its dtype; Python numbers and lists become float32
-    (as in PyTorch's default dtype), Python bools stay bool. Strings and objects are refused."""
+_default_float = np.dtype(np.float32)
+
+
+def _to_array(data: Any, dtype: Any = None, int64: bool = False) -> np.ndarray:
+    """A fresh array: NumPy data keeps its dtype; Python floats become float32 (PyTorch's
+    default dtype), Python ints int64 with `int64` (torch.tensor) else float32 (torch.Tensor),
+    Python bools stay bool. Strings and objects are refused."""
     if isinstance(data, Tensor):
         data = data._data
+    if dtype is not None:
+        dtype = as_dtype(dtype, "tensor")
     try:
         arr = np.array(data, dtype=dtype)
     except (TypeError, ValueError) as err:
@@ -49,9 +58,12 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
         raise ValueError(f"tensor: cannot make a tensor from this "
                          f"{type(data).__name__}: {err}") from None
     _check_numeric(arr, "tensor")
-    if dtype is None and not isinstance(data, (np.ndarray, np.generic)) \
-            and arr.dtype.kind in "fiu":
-        arr = arr.astype(np.float32)
+    if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
+        kind = arr.dtype.kind
+        if kind == "f" or (kind in "iu" and not int64):
+            arr = arr.astype(_default_float)
+        elif kind in "iu":
+            arr = arr.astype(np.int64)
     return arr
 
 
@@ -74,15 +86,18 @@ class Tensor:
     _version = 0        # in-place changes so far; _vers, _prev: see engine.versions
     _vers = None
     _prev = None
-    __array_ufunc__ = None  # ndarray <op> Tensor defers to the Tensor's reflected operator
+    __array_ufunc__ = None  # ndarray <op> Tensor defers to the Tensor (chainrule.ops installs
+                            # the method that also lets `ndarray -= Tensor` work in place)
     __hash__ = object.__hash__  # == gives an array, so hashing stays by identity
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
-                 name: str | None = None):
-        _init(self, _to_array(data, dtype))
+                 name: str | None = None, device: Any = None, _int64: bool = False):
+        if device is not None:
+            check_device(device, "tensor")
+        _init(self, _to_array(data, dtype, _int64))
         if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"tensor: only floating-point tensors can require grad, "
-                            f"got dtype {self._data.dtype}; pass dtype=np.float32")
+                            f"got dtype {self._data.dtype}; pass dtype=chainrule.float32")
         self.requires_grad = bool(requires_grad)
         if name is not None:
             self.name = name
@@ -128,6 +143,18 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+
+    @property
+    def device(self) -> Any:
+        """Always the CPU (chainrule computes with NumPy)."""
+        return CPU
+
+    is_cuda = False
+
+    @property
+    def grad_fn(self) -> Any:
+        """The node that made this tensor, PyTorch-style (None for a leaf)."""
+        return _grad_fn(self)
 
     @property
     def is_leaf(self) -> bool:
@@ -214,7 +241,7 @@ class Tensor:
         if self._data.dtype != np.float32:
             extra += f", dtype={self._data.dtype}"
         if self._prim is not None:
-            extra += f", op={self._prim.name}"
+            extra += f", grad_fn=<{self.grad_fn.name()}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
@@ -277,9 +304,25 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
-           name: str | None = None) -> Tensor:
-    """Make a leaf tensor. Python numbers/lists become float32; NumPy arrays keep their dtype."""
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
+           name: str | None = None, *, device: Any = None, pin_memory: bool = False) -> Tensor:
+    """Make a leaf tensor, as torch.tensor: Python floats become float32, Python ints int64,
+    bools bool; NumPy arrays keep their dtype."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name, device=device,
+                  _int64=True)
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype Python floats become (float32 unless set_default_dtype changed it)."""
+    return _default_float.type
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """As PyTorch's: the dtype Python floats (and torch.Tensor's ints) become."""
+    global _default_float
+    d = as_dtype(dtype, "set_default_dtype")
+    if d.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating-point dtypes, got {d}")
+    _default_float = d
 
 
 # ---- in-place operations ----------------------------------------------------------------

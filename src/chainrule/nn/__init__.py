@@ -4,14 +4,19 @@
     model = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
     loss = nn.CrossEntropyLoss()(model(x), t)
 """
-from chainrule.nn import functional, init
+from chainrule.nn import data, functional, init
 from chainrule.nn.layers import (BatchNorm1d, Conv2d, Dropout, Flatten, Identity, Linear,
                                  LogSoftmax, MaxPool2d, ReLU, Sigmoid, Softmax, Tanh)
-from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from chainrule.nn.module import Module, ModuleList, Parameter, Sequential, StateDictError
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "StateDictError",
            "Identity", "Linear", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten",
            "Dropout", "BatchNorm1d", "Conv2d", "MaxPool2d",
-           "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
-           "functional", "init"]
+           "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+           "functional", "init", "data"]
+
+
+def __getattr__(name: str):
+    raise AttributeError(f"module 'chainrule.nn' has no attribute {name!r}: if it is a "
+                         f"PyTorch module or function, chainrule does not support it yet")

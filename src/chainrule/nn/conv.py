@@ -16,7 +16,7 @@ from chainrule import numerics, ops
 from chainrule.engine import Tensor, as_tensor
 from chainrule.ops.conv import COL2IM, IM2COL, col2im, im2col  # noqa: F401  (re-exported)
 
-__all__ = ["im2col", "col2im", "conv2d", "max_pool2d"]
+__all__ = ["im2col", "col2im", "conv2d", "max_pool2d", "avg_pool2d"]
 
 
 def _out_size(size: int, k: int, stride: int, pad: int) -> int:
@@ -51,19 +51,35 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: int = 1, padding: int 
     return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
 
 
-def max_pool2d(x: Any, kernel_size: int, stride: int | None = None, padding: int = 0) -> Tensor:
-    """Max over each kernel window; padding counts as -inf (never the max)."""
+def _pool_windows(name: str, x: Any, kernel_size: Any, stride: Any, padding: Any,
+                  pad_value: float) -> tuple:
+    """Every pooling window of x as one row: (rows (N*C*OH*OW, k*k), output shape)."""
     x = as_tensor(x)
     if x.ndim != 4:
-        raise ValueError(f"max_pool2d: expected (N, C, H, W) input, got shape {x.shape}")
-    stride = kernel_size if stride is None else stride
-    if padding > kernel_size // 2:
-        raise ValueError(f"max_pool2d: padding {padding} should be at most half the kernel "
-                         f"size {kernel_size}")
+        raise ValueError(f"{name}: expected (N, C, H, W) input, got shape {x.shape}")
+    k = square(kernel_size, f"{name} kernel_size")
+    stride = k if stride is None else square(stride, f"{name} stride")
+    padding = square(padding, f"{name} padding")
+    if padding > k // 2:
+        raise ValueError(f"{name}: padding {padding} should be at most half the kernel "
+                         f"size {k}")
     n, c, h, w = x.shape
-    oh, ow = _out_size(h, kernel_size, stride, padding), _out_size(w, kernel_size, stride, padding)
+    oh, ow = _out_size(h, k, stride, padding), _out_size(w, k, stride, padding)
     if oh < 1 or ow < 1:
-        raise ValueError(f"max_pool2d: kernel {kernel_size} is larger than the input {h}x{w}")
-    cols = im2col(x.reshape(n * c, 1, h, w), kernel_size, kernel_size, stride, padding,
-                  pad_value=-np.inf)                                 # (N*C*OH*OW, k*k)
-    return cols.max(axis=1).reshape(n, c, oh, ow)
+        raise ValueError(f"{name}: kernel {k} is larger than the input {h}x{w}")
+    cols = im2col(x.reshape(n * c, 1, h, w), k, k, stride, padding, pad_value=pad_value)
+    return cols, (n, c, oh, ow)
+
+
+def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Max over each kernel window (an int or a square pair); padding counts as -inf
+    (never the max)."""
+    cols, shape = _pool_windows("max_pool2d", x, kernel_size, stride, padding, -np.inf)
+    return cols.max(axis=1).reshape(shape)
+
+
+def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Mean over each kernel window; padding counts as zeros (PyTorch's default
+    count_include_pad=True)."""
+    cols, shape = _pool_windows("avg_pool2d", x, kernel_size, stride, padding, 0.0)
+    return cols.mean(axis=1).reshape(shape)

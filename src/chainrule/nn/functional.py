@@ -14,7 +14,7 @@ import numpy as np
 from chainrule import ops
 from chainrule.engine import Tensor, apply, as_tensor
 from chainrule.ops.losses import BINARY_CROSS_ENTROPY, BINARY_CROSS_ENTROPY_WITH_LOGITS
-from chainrule.nn.conv import conv2d, max_pool2d  # noqa: F401  (part of F)
+from chainrule.nn.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (part of F)
 
 try:
     from numpy.exceptions import AxisError
@@ -23,7 +23,8 @@ except ImportError:  # NumPy < 1.25
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "flatten",
            "dropout", "batch_norm", "mse_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "cross_entropy", "conv2d", "max_pool2d"]
+           "binary_cross_entropy_with_logits", "cross_entropy", "conv2d", "max_pool2d",
+           "avg_pool2d", "nll_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -90,11 +91,63 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
                   "reduction": reduction})
 
 
-def cross_entropy(input: Any, target: Any, reduction: str = "mean",
+def nll_loss(input: Any, target: Any, weight: Any = None, size_average: Any = None,
+             ignore_index: int = -100, reduce: Any = None, reduction: str = "mean") -> Tensor:
+    """The negative log-likelihood of class indices under log-probabilities (N, C), (C,) or
+    (N, C, d...) — classes on axis 1: -input[i, target[i]] * weight[target[i]], averaged
+    with the weights of the counted targets (ignore_index ones are left out), as PyTorch."""
+    _check_reduction("nll_loss", reduction)
+    if size_average is not None or reduce is not None:
+        raise TypeError("nll_loss: size_average and reduce are deprecated in PyTorch; use "
+                        "reduction='mean' | 'sum' | 'none'")
+    x = as_tensor(input)
+    t = np.asarray(target.numpy() if isinstance(target, Tensor) else target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must hold class indices (integers), got {t.dtype}")
+    if x.ndim == 1:
+        x, t = x.reshape(1, -1), t.reshape(1)
+    elif x.ndim > 2:  # (N, C, d...) -> (N*d..., C)
+        x = x.transpose(tuple([0] + list(range(2, x.ndim)) + [1])).reshape(-1, x.shape[1])
+        t = t.reshape(-1)
+    if x.ndim != 2 or t.shape != (x.shape[0],):
+        raise ValueError(f"nll_loss: target of shape {np.shape(target)} does not match input "
+                         f"of shape {tuple(as_tensor(input).shape)} (expected (N,) for (N, C))")
+    c = x.shape[1]
+    keep = t != ignore_index
+    if np.any((t[keep] < 0) | (t[keep] >= c)):
+        raise IndexError(f"nll_loss: target {t[keep].min()}..{t[keep].max()} is out of bounds "
+                         f"for {c} classes")
+    safe = np.where(keep, t, 0)
+    w = np.ones(c, x.dtype) if weight is None else np.asarray(
+        weight.numpy() if isinstance(weight, Tensor) else weight, dtype=x.dtype)
+    wt = (w[safe] * keep).astype(x.dtype)
+    losses = -x[np.arange(x.shape[0]), safe] * wt
+    if reduction == "none":
+        out_shape = np.shape(target) if as_tensor(input).ndim != 1 else ()
+        return losses.reshape(out_shape)
+    total = losses.sum()
+    return total if reduction == "sum" else total / x.dtype.type(wt.sum())
+
+
+def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any = None,
+                  ignore_index: int = -100, reduce: Any = None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of logits (N, C) or (C,) or (N, C, d...) — classes on axis 1 as
-    in PyTorch — against class indices or class probabilities. Fused and stable."""
+    in PyTorch — against class indices or class probabilities. Fused and stable; with a
+    class weight or ignored targets, log_softmax then nll_loss."""
     _check_reduction("cross_entropy", reduction)
+    if isinstance(weight, str):  # the old positional reduction
+        weight, reduction = None, weight
+    t_kind = np.asarray(target.numpy() if isinstance(target, Tensor) else target).dtype.kind
+    if t_kind in "iu" and not label_smoothing and (
+            weight is not None or np.any(np.asarray(
+                target.numpy() if isinstance(target, Tensor) else target) == ignore_index)):
+        x = as_tensor(input)
+        return nll_loss(ops.log_softmax(x, 1 if x.ndim > 1 else 0), target, weight,
+                        ignore_index=ignore_index, reduction=reduction)
+    if weight is not None:
+        raise NotImplementedError("cross_entropy: weight= with label_smoothing or class "
+                                  "probabilities is not supported yet")
     x = as_tensor(input)
     in_shape = x.shape
     t = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
@@ -150,12 +203,20 @@ def tanh(x: Any) -> Tensor:
     return ops.tanh(x)
 
 
-def softmax(x: Any, dim: int = -1) -> Tensor:
-    return ops.softmax(x, dim)
+def softmax(x: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
+    return ops.softmax(x, _implicit_dim(x) if dim is None else dim)
 
 
-def log_softmax(x: Any, dim: int = -1) -> Tensor:
-    return ops.log_softmax(x, dim)
+def log_softmax(x: Any, dim: int | None = None, _stacklevel: int = 3,
+                dtype: Any = None) -> Tensor:
+    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
+    return ops.log_softmax(x, _implicit_dim(x) if dim is None else dim)
+
+
+def _implicit_dim(x: Tensor) -> int:
+    """PyTorch's dim when none is given: 0 for 0-, 1- and 3-d input, else 1."""
+    return 0 if x.ndim in (0, 1, 3) else 1
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:

@@ -62,11 +62,31 @@ class BCEWithLogitsLoss(_Loss):
 
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of logits (N, C) against class indices (N,) or class
-    probabilities (N, C); fused and stable for any logits."""
+    probabilities (N, C); fused and stable for any logits (PyTorch's arguments)."""
 
-    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
+        if isinstance(weight, str):  # chainrule's earlier positional reduction
+            weight, reduction = None, weight
         super().__init__(reduction)
+        self.weight, self.ignore_index = _constant(weight), ignore_index
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, input: Any, target: Any) -> Tensor:
-        return F.cross_entropy(input, target, self.reduction, self.label_smoothing)
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_Loss):
+    """The negative log-likelihood of class indices under log-probabilities (after a
+    LogSoftmax), as PyTorch's."""
+
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.weight, self.ignore_index = _constant(weight), ignore_index
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)

@@ -12,7 +12,8 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
-from chainrule.engine import Tensor
+from chainrule.engine import Tensor, as_dtype, check_device
+from chainrule.engine import device as engine_device
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "StateDictError"]
 
@@ -216,10 +217,24 @@ class Module:
             else:
                 p.grad = Tensor(np.zeros_like(p.numpy()))
 
-    def to(self, dtype: Any) -> Module:
-        """Convert every floating-point parameter and buffer to `dtype`, in place (the
-        Parameter objects stay the same, so an optimizer built earlier still holds them)."""
-        dtype = np.dtype(dtype)
+    def to(self, *args: Any, dtype: Any = None, device: Any = None,
+           non_blocking: bool = False) -> Module:
+        """module.to(dtype), .to(device), .to(device, dtype), .to(tensor), as PyTorch's: the
+        CPU is the only device; a float dtype converts every floating-point parameter and
+        buffer in place (the Parameter objects stay, so an optimizer built earlier still
+        holds them)."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, (str, engine_device)) or (isinstance(a, int)
+                                                       and not isinstance(a, bool)):
+                device = a
+            else:
+                dtype = a
+        check_device(device, f"{type(self).__name__}.to")
+        if dtype is None:
+            return self
+        dtype = as_dtype(dtype, "to")
         if dtype.kind != "f":
             raise TypeError(f"to: only floating-point dtypes, got {dtype}")
         for t in list(self.parameters()) + list(self.buffers()):
@@ -227,6 +242,13 @@ class Module:
                 t.data = t.numpy().astype(dtype)
                 t.grad = None
                 t._version += 1
+        return self
+
+    def cpu(self) -> Module:
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        check_device("cuda", f"{type(self).__name__}.cuda")
         return self
 
     def float(self) -> Module:

@@ -15,9 +15,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from chainrule.engine import Tensor
+from chainrule.engine import Tensor, enable_grad
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
 
 
 class Optimizer:
@@ -73,9 +73,13 @@ class Optimizer:
             for p in group["params"]:
                 p.grad = None if set_to_none or p.grad is None else Tensor(np.zeros_like(p.numpy()))
 
-    def step(self) -> None:
-        """One update of every parameter that has a gradient. Validates everything first:
-        a failing step raises and leaves all parameters and state unchanged."""
+    def step(self, closure: Any = None) -> Any:
+        """One update of every parameter that has a gradient (after `closure()`, if given).
+        Validates everything first: a failing step leaves parameters and state unchanged."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
         work = []
         for gi, group in enumerate(self.param_groups):
             self._check_group(group)
@@ -99,6 +103,7 @@ class Optimizer:
                 state = self.state[id(p)] = {}
             self._update(p.numpy(), g, state, group)
             p._version += 1  # an in-place change: a graph that saved p can no longer use it
+        return loss
 
     def _check_group(self, group: dict) -> None:
         _check_number(self, "lr", group["lr"], low=0.0)
@@ -270,6 +275,45 @@ class Adagrad(Optimizer):
         std = np.sqrt(s)
         std += float(group["eps"])
         p -= clr * (g / std)
+
+
+class Adadelta(Optimizer):
+    """v = rho v + (1 - rho) g^2; d = sqrt(u + eps) / sqrt(v + eps) * g;
+    u = rho u + (1 - rho) d^2; p -= lr * d (PyTorch's formulation, lr=1.0 by default)."""
+
+    def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
+
+    def _check_group(self, group: dict) -> None:
+        super()._check_group(group)
+        _check_number(self, "rho", group["rho"], low=0.0, high=1.0)
+        for key in ("eps", "weight_decay"):
+            _check_number(self, key, group[key], low=0.0)
+
+    def _update(self, p, g, state, group):
+        if not state:
+            state.update(step=0, square_avg=np.zeros_like(p), acc_delta=np.zeros_like(p))
+        state["step"] += 1
+        rho, eps = float(group["rho"]), float(group["eps"])
+        g = _decayed(g, p, float(group["weight_decay"]))
+        v, u = state["square_avg"], state["acc_delta"]
+        v *= rho
+        v += (1 - rho) * g * g
+        delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+        u *= rho
+        u += (1 - rho) * delta * delta
+        p -= float(group["lr"]) * delta
+
+
+__path__: list = []  # importable as a package: `from chainrule.optim.lr_scheduler import StepLR`
+
+
+def __getattr__(name: str) -> Any:
+    if name == "lr_scheduler":  # chainrule.optim.lr_scheduler, as torch.optim.lr_scheduler
+        return __import__("chainrule.nn.lr_scheduler", fromlist=["StepLR"])
+    raise AttributeError(f"module 'chainrule.optim' has no attribute {name!r} (if it is a "
+                         f"PyTorch optimizer, chainrule does not support it yet)")
 
 
 class RMSprop(Optimizer):

@@ -7,11 +7,14 @@ import pkgutil as _pkgutil
 
 from chainrule.engine import Primitive as _Primitive
 from chainrule.ops.arithmetic import add, div, matmul, mul, neg, pow, sub  # noqa: A004
-from chainrule.ops.creation import arange, ones, ones_like, randn, zeros, zeros_like
-from chainrule.ops.elementwise import (abs, clip, cos, exp, log, maximum, minimum, relu,  # noqa: A004
-                                       sigmoid, sin, sqrt, tanh, where)
+from chainrule.ops.creation import (arange, empty, empty_like, eye, full, full_like, linspace,
+                                    ones, ones_like, rand, rand_like, randint, randn,
+                                    randn_like, randperm, zeros, zeros_like)
+from chainrule.ops.elementwise import (abs, clip, cos, cosh, exp, log, log1p, maximum,  # noqa: A004
+                                       minimum, relu, sigmoid, sin, sinh, sqrt, tanh, where)
 from chainrule.ops.nn import linear, log_softmax, softmax, softmax_cross_entropy
-from chainrule.ops.reductions import logsumexp, max, mean, min, sum  # noqa: A004
+from chainrule.ops.reductions import (argmax, argmin, cumsum, logsumexp, max, mean,  # noqa: A004
+                                      min, sum)
 from chainrule.ops.inplace import (add_, clamp_, clone, copy_, div_, fill_, mul_, normal_,
                                    pow_, setitem_, sub_, uniform_)
 from chainrule.ops.shape import (astype, broadcast_to, concat, expand_dims, flatten, getitem,
@@ -19,13 +22,14 @@ from chainrule.ops.shape import (astype, broadcast_to, concat, expand_dims, flat
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul",
-    "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "clip",
-    "maximum", "minimum", "where",
-    "sum", "mean", "max", "min", "logsumexp",
+    "exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "sinh", "cosh", "tanh", "sigmoid",
+    "relu", "clip", "maximum", "minimum", "where",
+    "sum", "mean", "max", "min", "logsumexp", "argmax", "argmin", "cumsum",
     "reshape", "transpose", "swapaxes", "squeeze", "expand_dims", "flatten", "broadcast_to",
     "getitem", "index_add", "concat", "stack", "astype",
     "softmax", "log_softmax", "softmax_cross_entropy", "linear",
-    "zeros", "ones", "zeros_like", "ones_like", "randn", "arange",
+    "zeros", "ones", "zeros_like", "ones_like", "randn", "arange", "empty", "empty_like", "eye",
+    "full", "full_like", "linspace", "rand", "rand_like", "randint", "randn_like", "randperm",
     "add_", "sub_", "mul_", "div_", "pow_", "clamp_", "fill_", "copy_", "normal_", "uniform_",
     "setitem_", "clone", "primitives", "primitive",
 ]

@@ -1,4 +1,5 @@
-"""Elementwise primitives: exp log sqrt abs sin cos tanh sigmoid relu clip maximum minimum where."""
+"""Elementwise primitives: exp log log1p sqrt abs sin cos sinh cosh tanh sigmoid relu clip
+maximum minimum where."""
 from __future__ import annotations
 
 import numpy as np
@@ -57,6 +58,27 @@ COS = Primitive(
     jvps=(lambda t, out, a: -t * SIN(a),),
     notation=Notation("cos", ("−sin(a)",), elementwise=True,
                       trace="cos {0}", trace_rules=("−sin {0}",)))
+
+LOG1P = Primitive(
+    "log1p", np.log1p,  # log(1 + a), exact for tiny a
+    vjps=(lambda g, out, a: g / (1 + a),),
+    jvps=(lambda t, out, a: t / (1 + a),),
+    notation=Notation("log1p", ("1/(1 + a)",), elementwise=True,
+                      trace="ln(1 + {0})", trace_rules=("1/(1 + {0})",)))
+
+COSH = Primitive(
+    "cosh", np.cosh,
+    vjps=(lambda g, out, a: g * SINH(a),),
+    jvps=(lambda t, out, a: t * SINH(a),),
+    notation=Notation("cosh", ("sinh(a)",), elementwise=True,
+                      trace="cosh {0}", trace_rules=("sinh {0}",)))
+
+SINH = Primitive(
+    "sinh", np.sinh,
+    vjps=(lambda g, out, a: g * COSH(a),),
+    jvps=(lambda t, out, a: t * COSH(a),),
+    notation=Notation("sinh", ("cosh(a)",), elementwise=True,
+                      trace="sinh {0}", trace_rules=("cosh {0}",)))
 
 # the activations' `slope`: the local derivative from the output, ÷ its maximum (σ' ≤ 0.25)
 TANH = Primitive(
@@ -149,6 +171,9 @@ def cos(x) -> Tensor: return apply(COS, (as_tensor(x),), _NO_ATTRS)
 def tanh(x) -> Tensor: return apply(TANH, (as_tensor(x),), _NO_ATTRS)
 def sigmoid(x) -> Tensor: return apply(SIGMOID, (as_tensor(x),), _NO_ATTRS)
 def relu(x) -> Tensor: return apply(RELU, (as_tensor(x),), _NO_ATTRS)
+def log1p(x) -> Tensor: return apply(LOG1P, (as_tensor(x),), _NO_ATTRS)
+def cosh(x) -> Tensor: return apply(COSH, (as_tensor(x),), _NO_ATTRS)
+def sinh(x) -> Tensor: return apply(SINH, (as_tensor(x),), _NO_ATTRS)
 
 
 def clip(x, min=None, max=None) -> Tensor:  # noqa: A002

@@ -1,9 +1,12 @@
-"""Reductions: sum mean max min logsumexp, each with `axis` and `keepdims`."""
+"""Reductions: sum mean max min logsumexp argmax argmin cumsum, each with PyTorch's `dim` and
+`keepdim` (NumPy's `axis` and `keepdims` are aliases)."""
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
-from chainrule.engine import Primitive, Tensor, apply, as_tensor
+from chainrule.engine import Primitive, Tensor, _wrap, apply, as_tensor
 from chainrule.engine.graph import Notation
 from chainrule.ops.elementwise import EXP
 from chainrule.ops.shape import BROADCAST_TO
@@ -140,22 +143,125 @@ def _reduce(prim: Primitive, x, axis, keepdims) -> Tensor:
     return apply(prim, (x,), {"axes": axes, "keepdims": keepdims})
 
 
-def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return _reduce(SUM, x, axis, keepdims)
+def dims(name: str, dim, keepdim, axis, keepdims) -> tuple:
+    """PyTorch's dim=/keepdim= with NumPy's axis=/keepdims= as aliases: (dim, keepdim)."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{name}: pass dim= or its alias axis=, not both")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    if isinstance(dim, list):
+        dim = tuple(dim)
+    return dim, bool(keepdim)
 
 
-def mean(x, axis=None, keepdims: bool = False) -> Tensor:
-    return _reduce(MEAN, x, axis, keepdims)
+def sum(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None,  # noqa: A001
+        dtype=None) -> Tensor:
+    dim, keepdim = dims("sum", dim, keepdim, axis, keepdims)
+    x = as_tensor(x)
+    if dtype is not None:
+        x = x.astype(dtype)
+    elif x.dtype.kind in "biu":  # PyTorch sums bools and ints as int64
+        x = x.astype(np.int64)
+    return _reduce(SUM, x, dim, keepdim)
 
 
-def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return _reduce(MAX, x, axis, keepdims)
+def mean(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, dtype=None) -> Tensor:
+    dim, keepdim = dims("mean", dim, keepdim, axis, keepdims)
+    x = as_tensor(x)
+    if dtype is not None:
+        x = x.astype(dtype)
+    elif x.dtype.kind not in "fc":
+        raise TypeError(f"mean: could not infer the output dtype: the input is {x.dtype}; "
+                        f"pass dtype= or convert it first (x.float())")
+    return _reduce(MEAN, x, dim, keepdim)
 
 
-def min(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return _reduce(MIN, x, axis, keepdims)
+class MaxMin(NamedTuple):
+    """max/min along a dim, as PyTorch's torch.return_types: (values, indices)."""
+    values: Tensor
+    indices: Tensor
 
 
-def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
+def _extreme(prim: Primitive, pick, x, dim, keepdim, axis, keepdims):
+    if isinstance(dim, Tensor) or (dim is not None and not isinstance(dim, (int, np.integer, tuple, list))):
+        from chainrule.ops.elementwise import maximum, minimum
+        return (maximum if prim is MAX else minimum)(x, dim)  # torch.max(a, b)
+    by_dim = dim is not None and not isinstance(dim, (tuple, list))
+    dim, keepdim = dims(prim.name, dim, keepdim, axis, keepdims)
+    values = _reduce(prim, x, dim, keepdim)
+    if not by_dim:  # the whole tensor, or NumPy's axis= spelling: the values only
+        return values
+    return MaxMin(values, _arg(pick, prim.name, as_tensor(x), dim, keepdim))
+
+
+def max(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):  # noqa: A001
+    """The largest element; with dim=, PyTorch's (values, indices); with a tensor, the
+    elementwise maximum; with NumPy's axis=, the values along the axis."""
+    return _extreme(MAX, np.argmax, x, dim, keepdim, axis, keepdims)
+
+
+def min(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):  # noqa: A001
+    """The smallest element; see max."""
+    return _extreme(MIN, np.argmin, x, dim, keepdim, axis, keepdims)
+
+
+def _arg(pick, name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    """Indices of the extremum (int64, no gradient), the first one on ties."""
+    data = x._data
+    if dim is None:
+        if data.size == 0:
+            raise ValueError(f"{name}: cannot take the arg-extremum of an empty tensor")
+        out = np.asarray(pick(data.reshape(-1)))
+        return _wrap(out.reshape((1,) * data.ndim) if keepdim else out)
+    axes = _axes(dim, data.shape, name)
+    ax = axes[0] if axes else 0
+    if data.ndim == 0:
+        return _wrap(np.zeros((), np.int64))
+    if data.shape[ax] == 0:
+        raise ValueError(f"{name}: cannot reduce over dim {ax} of length 0 (shape {data.shape})")
+    return _wrap(np.asarray(pick(data, axis=ax, keepdims=keepdim)).astype(np.int64))
+
+
+def argmax(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    dim, keepdim = dims("argmax", dim, keepdim, axis, keepdims)
+    return _arg(np.argmax, "argmax", as_tensor(x), dim, keepdim)
+
+
+def argmin(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    dim, keepdim = dims("argmin", dim, keepdim, axis, keepdims)
+    return _arg(np.argmin, "argmin", as_tensor(x), dim, keepdim)
+
+
+def logsumexp(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """log(sum(exp(x))) computed without overflow."""
-    return _reduce(LOGSUMEXP, x, axis, keepdims)
+    dim, keepdim = dims("logsumexp", dim, keepdim, axis, keepdims)
+    return _reduce(LOGSUMEXP, x, dim, keepdim)
+
+
+def _reversed(x, axis: int):
+    return x[(slice(None),) * axis + (slice(None, None, -1),)]
+
+
+CUMSUM = Primitive(
+    "cumsum", lambda a, axis: np.cumsum(a, axis=axis),
+    vjps=(lambda g, out, a, axis: _reversed(CUMSUM(_reversed(g, axis), axis=axis), axis),),
+    jvps=(lambda t, out, a, axis: CUMSUM(t, axis=axis),),
+    notation=Notation("cumsum", ("1 for every element at or before the output's, {shapes}",)))
+
+
+def cumsum(x, dim=None, *, axis=None, dtype=None) -> Tensor:
+    """Running sums along dim (as torch.cumsum; ints accumulate as int64)."""
+    dim, _ = dims("cumsum", dim, False, axis, None)
+    x = as_tensor(x)
+    if dtype is not None:
+        x = x.astype(dtype)
+    elif x.dtype.kind in "biu":
+        x = x.astype(np.int64)
+    if dim is None:
+        raise TypeError("cumsum: missing the dim to accumulate along (cumsum(x, dim=0))")
+    axes = _axes(dim, x.shape, "cumsum")
+    if axes is None:  # a 0-d tensor
+        return x.reshape(())
+    return apply(CUMSUM, (x,), {"axis": axes[0]})
