@@ -21,14 +21,14 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from chainrule import __version__
+    import chainrule  # the package itself, for its version
 
     parser = Parser(
         prog="chainrule",
         description="Backpropagation you can see, check and trust.",
         epilog="example: chainrule explain -o backprop.html   (then open the page in a "
                "browser)\nEach COMMAND has its own help: chainrule COMMAND --help")
-    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    parser.add_argument("--version", action="version", version=f"chainrule {chainrule.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMANDS.values():
         importlib.import_module(module_name).register(sub)

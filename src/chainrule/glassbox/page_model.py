@@ -70,7 +70,7 @@ def _definition(t: Tensor, names: list[str], w: _Words, values: list) -> tuple[s
         try:
             by_name = trace_definition(view.primitive, names, attrs)
             numbers = trace_definition(view.primitive, [
-                w.full(v) if w.scalar(v) and float(np.asarray(v).reshape(())) >= 0
+                w.full(v) if w.scalar(v) and not float(np.asarray(v).reshape(())) < 0
                 else f"({w.full(v)})" if w.scalar(v) else n for v, n in zip(values, names)], attrs)
             return by_name, numbers
         except (IndexError, KeyError):
@@ -145,7 +145,7 @@ def page_data(output: Tensor, nodes: Sequence[Tensor], namer: GraphNames, exp: E
     steps.append({"k": index[id(output)], "phase": "backward"})
     steps += [{"k": index[id(t)], "phase": "backward"} for t in step_nodes if t is not output]
     steps += [{"k": index[id(t)], "phase": "backward"} for t in nodes
-              if t.node is None and t.requires_grad]
+              if t.node is None and t.requires_grad and t is not output]
     return {"title": title or f"Backward pass of {L}", "output": L, "nodes": out_nodes,
             "edges": edges, "steps": steps, "notes": list(notes), "note": exp.note}
 
