@@ -10,7 +10,7 @@ from typing import Sequence
 
 __all__ = ["Box", "layered_layout", "GAP", "ROW"]
 
-GAP = 150      # px between neighbouring columns' nodes (room for the edge labels)
+GAP = 170      # px between neighbouring columns' nodes (room for the edge labels)
 ROW = 84       # px between the centres of neighbouring rows
 MARGIN = 24
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from chainrule.engine import Tensor
-from chainrule.glassbox.layout import GAP, Box, layered_layout
+from chainrule.glassbox.layout import Box, layered_layout
 from chainrule.glassbox.page_assets import CSS, JS
 
 __all__ = ["explorer_html", "page_html", "write_page"]
@@ -68,22 +68,22 @@ def _node_svg(k: int, node: dict[str, Any], b: Box) -> str:
     return "".join(parts)
 
 
-def _edge_svg(i: int, edge: dict[str, Any], nodes: list[dict], boxes: list[Box]) -> str:
+def _edge_svg(i: int, edge: dict[str, Any], nodes: list[dict], boxes: list[Box],
+              first_out: bool) -> str:
+    """One edge: a curve, its value just after its source (written once for a node's
+    out-edges, which all carry the same value), and its gradient at the curve's middle,
+    where edges that meet or part are furthest apart."""
     a, b = boxes[edge["from"]], boxes[edge["to"]]
     x1, y1, x2, y2 = a.x + a.half_w, a.y, b.x - b.half_w - 3, b.y
     mid = (x1 + x2) / 2
     out = [f'<path class="edge" d="M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} {mid:.1f},{y2:.1f} '
            f'{x2:.1f},{y2:.1f}"/>']
-    # labels at the middle of a short edge; on a long one (it skips columns) near its end,
-    # clear of the nodes it passes
-    t = 0.5 if x2 - x1 < 2.2 * GAP else 1 - 70 / (x2 - x1)
-    lx = (1 - t) ** 3 * x1 + 3 * (1 - t) * t * mid + t ** 3 * x2
-    ly = ((1 - t) ** 3 + 3 * (1 - t) ** 2 * t) * y1 + (3 * (1 - t) * t ** 2 + t ** 3) * y2
     source = nodes[edge["from"]]
-    if source["kind"] == "op":
-        out.append(_text(lx, ly - 6, f"{source['name']} = {edge['value']}", "ev", f"ev{i}"))
+    if source["kind"] == "op" and first_out:
+        out.append(_text(x1 + 6, y1 - 8, f"{source['name']} = {edge['value']}", "ev start",
+                         f"ev{i}"))
     if edge["grad"]:
-        out.append(_text(lx, ly + 14, edge["grad"], "eg", f"eg{i}"))
+        out.append(_text(mid, (y1 + y2) / 2 + 14, edge["grad"], "eg", f"eg{i}"))
     return "".join(out)
 
 
@@ -95,7 +95,11 @@ def graph_svg(data: dict[str, Any]) -> str:
     for e in data["edges"]:
         inputs[e["to"]].append(e["from"])
     boxes, width, height = layered_layout(inputs, [_size(n) for n in nodes])
-    body = [_edge_svg(i, e, nodes, boxes) for i, e in enumerate(data["edges"])]
+    seen: set[int] = set()
+    body = []
+    for i, e in enumerate(data["edges"]):
+        body.append(_edge_svg(i, e, nodes, boxes, e["from"] not in seen))
+        seen.add(e["from"])
     body += [_node_svg(k, n, b) for k, (n, b) in enumerate(zip(nodes, boxes))]
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
             f'width="{width:.0f}" style="min-width: {min(width, 0.7 * width, 900):.0f}px" '

@@ -23,6 +23,7 @@ h1 { font-size: 1.25em; margin: 0 0 6px; }
 .node.const text { fill: #555; }
 path.edge { fill: none; stroke: #888; stroke-width: 1.2; marker-end: url(#cr-arrow); }
 text.ev { fill: #1e8449; font-size: 11.5px; text-anchor: middle; }
+text.ev.start { text-anchor: start; }
 text.eg, text.ng { fill: #c0392b; font-size: 11.5px; text-anchor: middle; }
 .hidden { visibility: hidden; }
 #cr-panel { margin-top: 10px; border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px;
