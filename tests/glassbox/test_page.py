@@ -107,3 +107,12 @@ def test_the_unit_network_has_the_worked_examples_numbers():
     products = [n for n in data["nodes"] if n["name"] == "W1·x1"]   # yet drawn with names
     assert len(products) == 1 and products[0]["value"] == "0.4352"
     assert {n["name"] for n in data["nodes"]} >= {"W1", "W6", "b3", "z1", "σ2", "σ3", "L"}
+
+
+def test_large_tensors_are_summarised_with_a_few_entries():
+    w = cr.tensor(np.arange(12.0).reshape(3, 4) / 10, requires_grad=True, name="W")
+    data = page_data(explorer_html((w * w).sum()))
+    node = next(n for n in data["nodes"] if n["name"] == "W")
+    assert node["value"].startswith("(3×4) mean 0.5500, norm ")
+    assert node["value"].endswith("first entries [0.0000 0.1000 0.2000 …]")
+    assert node["short"] == "(3×4)" and node["short_grad"].startswith("‖·‖ ")

@@ -43,7 +43,14 @@ class _Words:
         self.d, self.m = decimals, max_elements
 
     def full(self, a: Any) -> str:
-        return fmt_array(a, self.d, self.m)
+        """A small array in full; a large one by shape, mean and norm, and its first
+        entries, so a learner sees actual numbers."""
+        a = np.asarray(a)
+        text = fmt_array(a, self.d, self.m)
+        if a.size > self.m:
+            first = " ".join(fmt_number(v, self.d) for v in a.reshape(-1)[:3])
+            text += f"; first entries [{first} …]"
+        return text
 
     def short(self, a: Any) -> str:
         a = np.asarray(a)
