@@ -13,6 +13,14 @@
     worked_example   the tutorials' 2-2-1 sigmoid network's SGD step, every number derived
     dot, plots       pictures: computational graphs as Graphviz DOT (`to_dot`, `render`) and
                      matplotlib plots of gradient sizes
+    page             the explorer page: one self-contained HTML file stepping through a
+                     forward and backward pass (`explain(loss).to_html()`); page_model words
+                     explain's numbers for it, layout places the nodes, page_assets is its
+                     script and style, numcheck its numerical-gradient check
+    tutorial_figure  the worked example per unit (W1..W6, z1, σ1, …) and its δ rule
+    text, wording,   one number formatter; operands named in local rules; why a value is
+    nonfinite,       nan or inf; HTML tables and math for notebooks
+    notebook
     check, compare   check_layer: a hand-written layer's backward vs numerical gradients,
                      with a verdict per gradient
     flow             gradient flow while training, and the vanishing-gradient experiment
@@ -28,9 +36,10 @@ from typing import Any
 
 __all__ = ["to_dot", "render", "Dot", "GraphvizNotFound", "dot_available"]
 
-_SUBMODULES = {"check", "compare", "dot", "explain", "expr", "flow", "graph", "local",
-               "notation", "paths", "plots", "replay", "report", "text", "traces",
-               "worked_example"}
+_SUBMODULES = {"check", "compare", "dot", "explain", "expr", "flow", "graph", "layout", "local",
+               "nonfinite", "notation", "notebook", "numcheck", "page", "page_assets",
+               "page_model", "paths", "plots", "replay", "report", "text", "traces",
+               "tutorial_figure", "wording", "worked_example"}
 
 
 def __getattr__(name: str) -> Any:
