@@ -19,8 +19,10 @@ Workloads (float32 MNIST, batch 100, the same batches for both libraries):
   convnet-autograd  the same network on chainrule's nn (Conv2d, MaxPool2d, ...) and optim.Adam
 
 Per run it reports the in-process time of the training loop (evaluations included; for
-the convnets, seconds per iteration after 5 warm-up iterations) and the whole process's
-wall time (interpreter start, imports, loading MNIST, training), measured by this driver.
+the convnets, seconds per iteration after 5 warm-up iterations), the whole process's
+wall time (interpreter start, imports, loading MNIST, training) and the CPU time it used
+(all its threads, user + system: threads that spin-wait for a busy core show up here),
+both measured by this driver.
 `--load N` starts N busy-loop processes first (each keeps one core busy) and stops them
 at the end. chainrule's process runs with its own threading policy (`--chainrule-threads`
 sets CHAINRULE_NUM_THREADS for it); PyTorch's process is never changed.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -199,22 +202,26 @@ def child(workload_name: str, lib: str, iters: int, seed: int, threads: str | No
     env = {k: v for k, v in os.environ.items() if k != "CHAINRULE_NUM_THREADS"}
     if threads is not None and lib == "chainrule":
         env["CHAINRULE_NUM_THREADS"] = threads
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "--run", lib, "--workload", workload_name,
                           "--iters", str(iters), "--seed", str(seed)],
                          capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)  # the busy processes are not reaped yet
+    cpu = now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime
     if out.returncode != 0:
         raise SystemExit(f"{lib} run failed:\n{out.stderr}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["process_s"] = wall
+    result["process_s"], result["cpu_s"] = wall, cpu
     return result
 
 
 def summary(runs: dict, unit: str) -> list[str]:
     """Each library's runs, their median, and the ratio of the medians."""
     lines = []
-    for key, label in (("train_s", f"in-process {unit}"), ("process_s", "whole process s")):
+    for key, label in (("train_s", f"in-process {unit}"), ("process_s", "whole process s"),
+                       ("cpu_s", "process CPU s")):
         med = {lib: statistics.median(r[key] for r in rs) for lib, rs in runs.items()}
         for lib, rs in runs.items():
             lines.append(f"  {lib:9s} {label:22s} " + ", ".join(f"{r[key]:.4f}" for r in rs)
