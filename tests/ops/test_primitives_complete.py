@@ -106,6 +106,7 @@ SAMPLES = {
     "cosh": lambda: _leaf(3).cosh(),
     "sinh": lambda: _leaf(3).sinh(),
     "cumsum": lambda: _leaf(2, 3).cumsum(1),
+    "mse_loss": lambda: F.mse_loss(_leaf(2, 3), _leaf(2, 3)),
     "im2col": lambda: im2col(_leaf(1, 2, 4, 4), 3, 3, stride=1, pad=1),
     "col2im": lambda: col2im(_leaf(4, 8), (1, 2, 3, 3), 2, 2),
     "binary_cross_entropy": lambda: F.binary_cross_entropy(

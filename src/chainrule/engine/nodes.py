@@ -19,7 +19,7 @@ _TORCH = {
     "reshape": "ViewBackward0", "broadcast_to": "ExpandBackward0", "astype": "ToCopyBackward0",
     "concat": "CatBackward0", "stack": "StackBackward0", "softmax": "SoftmaxBackward0",
     "log_softmax": "LogSoftmaxBackward0", "softmax_cross_entropy": "NllLossBackward0",
-    "binary_cross_entropy": "BinaryCrossEntropyBackward0",
+    "binary_cross_entropy": "BinaryCrossEntropyBackward0", "mse_loss": "MseLossBackward0",
     "binary_cross_entropy_with_logits": "BinaryCrossEntropyWithLogitsBackward0",
     "clone": "CloneBackward0", "overwrite": "CopyBackwards", "setitem": "CopySlices",
     "log1p": "Log1PBackward0", "cumsum": "CumsumBackward0", "prod": "ProdBackward0",
@@ -70,7 +70,10 @@ class Node:
     def next_functions(self) -> tuple:
         """One (node, 0) pair per input: its grad_fn, an AccumulateGrad for a leaf that
         requires grad, or None for an input that needs no gradient."""
-        return tuple((function_of(p), 0) for p in self._t._inputs or ())
+        inputs = self._t._inputs or ()
+        if self._t._prim.name == "linear" and len(inputs) == 3:
+            inputs = (inputs[2], inputs[0], inputs[1])  # addmm's order: bias, input, weight
+        return tuple((function_of(p), 0) for p in inputs)
 
     @property
     def metadata(self) -> dict:

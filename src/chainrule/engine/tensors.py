@@ -238,7 +238,7 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extra = ""
-        if self._data.dtype != np.float32:
+        if self._data.dtype not in _QUIET_DTYPES:  # as PyTorch: the defaults go unsaid
             extra += f", dtype={self._data.dtype}"
         if self._prim is not None:
             extra += f", grad_fn=<{self.grad_fn.name()}>"
@@ -246,6 +246,9 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
+
+
+_QUIET_DTYPES = (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_))
 
 
 def _init(t: Tensor, data: np.ndarray) -> Tensor:

@@ -13,7 +13,8 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.engine import Tensor, apply, as_tensor
-from chainrule.ops.losses import BINARY_CROSS_ENTROPY, BINARY_CROSS_ENTROPY_WITH_LOGITS
+from chainrule.ops.losses import BINARY_CROSS_ENTROPY, BINARY_CROSS_ENTROPY_WITH_LOGITS, MSE_LOSS
+from chainrule.ops.operands import operands
 from chainrule.nn.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (part of F)
 
 try:
@@ -183,11 +184,9 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     if a.shape != b.shape:
         raise ValueError(f"mse_loss: input shape {a.shape} and target shape {b.shape} differ "
                          f"(PyTorch would broadcast with a warning; reshape one of them)")
-    d = a - b
-    sq = d * d
-    if reduction == "mean":
-        return sq.mean()
-    return sq.sum() if reduction == "sum" else sq
+    if a.dtype != b.dtype:
+        a, b = operands(a, b)
+    return apply(MSE_LOSS, (a, b), {"reduction": reduction})
 
 
 # ---- activations and layers ---------------------------------------------------------------

@@ -158,26 +158,24 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
 
 def linspace(start, end, steps: int, *, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
-    """`steps` evenly spaced values from start to end, as torch.linspace (computed like it:
-    the first half counts up from start, the second half down from end)."""
+    """`steps` evenly spaced values from start to end, computed as PyTorch's CPU kernel does:
+    step = (end - start) / (steps - 1) in the dtype, the first half start + step*i and the
+    second half end - step*(steps-1-i), each with one rounding (a fused multiply-add, here
+    done in a wider float), so the values are PyTorch's to the bit."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise TypeError(f"linspace: steps must be a non-negative int, got {steps!r}")
     dt = _float(dtype, "linspace")
-    start, end = (float(v.item()) if isinstance(v, Tensor) else float(v) for v in (start, end))
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    calc = dt if dt.kind == "f" else np.dtype(np.float64)
+    s, e = calc.type(start), calc.type(end)
     if steps == 1:
-        data = np.array([start])
+        data = np.array([s])
     else:
-        step = (end - start) / (steps - 1)
-        i = np.arange(steps)
-        half = steps // 2
-        data = np.where(i < half, start + step * i, end - step * (steps - i - 1))
-    calc = np.float64 if dt == np.float64 else np.float32
-    if dt.kind == "f" and calc == np.float32:  # PyTorch computes float32 in float32
-        step32 = np.float32((np.float32(end) - np.float32(start)) / np.float32(max(steps - 1, 1)))
-        i = np.arange(steps, dtype=np.float32)
-        half = steps // 2
-        data = np.where(i < half, np.float32(start) + step32 * i,
-                        np.float32(end) - step32 * (np.float32(steps - 1) - i))
+        step = calc.type((e - s) / calc.type(steps - 1))
+        wide = np.float64 if calc.itemsize < 8 else np.longdouble
+        i = np.arange(steps, dtype=wide)
+        data = np.where(i < steps // 2, wide(s) + wide(step) * i,
+                        wide(e) - wide(step) * (steps - 1 - i)).astype(calc)
     return _make("linspace", np.asarray(data).astype(dt), None, device, requires_grad)
 
 

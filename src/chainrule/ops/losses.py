@@ -38,6 +38,21 @@ def _reduce_rule(g, per_element, reduction: str, shape: tuple):
     return per_element * g
 
 
+# ---- mean squared error -----------------------------------------------------------------
+def _mse_forward(a, b, reduction):
+    d = a - b
+    return _reduce(d * d, reduction)
+
+
+MSE_LOSS = Primitive(
+    "mse_loss", _mse_forward,
+    vjps=(lambda g, out, a, b, reduction: _reduce_rule(g, 2 * (a - b), reduction, a.shape),
+          lambda g, out, a, b, reduction: _reduce_rule(g, 2 * (b - a), reduction, a.shape)),
+    jvps=(lambda t, out, a, b, reduction: _reduce(t * (2 * (a - b)), reduction),
+          lambda t, out, a, b, reduction: _reduce(t * (2 * (b - a)), reduction)),
+    notation=Notation("MSE", ("2(a − b)/n", "2(b − a)/n")))
+
+
 # ---- binary cross-entropy on probabilities ------------------------------------------------
 _BCE_EPS = 1e-12  # PyTorch's floor on p(1-p) in BCE's backward
 

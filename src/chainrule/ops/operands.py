@@ -41,4 +41,9 @@ def operands(a, b) -> tuple[Tensor, Tensor]:
             b = astype(b, da)  # int tensor * 1.5 is float32, as in PyTorch
         elif b.ndim == 0 and db.kind == "f" and da.kind in "biu":
             a = astype(a, db)
+    elif da is not db and da != db:  # a float tensor meeting an int or bool one keeps its
+        if da.kind == "f" and db.kind in "biu":  # dtype (float32 ** int64 is float32)
+            b = astype(b, da)
+        elif db.kind == "f" and da.kind in "biu":
+            a = astype(a, db)
     return a, b
