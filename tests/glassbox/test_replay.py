@@ -2,7 +2,6 @@
 traces — every node's upstream and sent gradients, with nothing accumulated and the graph
 kept."""
 import numpy as np
-import pytest
 
 import chainrule as cr
 from chainrule.glassbox.dot import to_dot

@@ -17,7 +17,7 @@ from chainrule.glassbox.numcheck import check_leaf
 from chainrule.glassbox.paths import wrt_report
 from chainrule.glassbox.report import Explanation, Step
 from chainrule.glassbox.text import fmt_array, fmt_number, shape_text
-from chainrule.glassbox.wording import d, with_operands
+from chainrule.glassbox.wording import d
 
 __all__ = ["page_data", "MAX_INSPECTED"]
 

@@ -2,7 +2,6 @@
 JSON and HTML."""
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 from typing import Any
