@@ -153,3 +153,26 @@ def test_the_tutorials_page_per_unit(browser, tmp_path):
     assert "= 1.7107 × 0.2428 × (-0.1725) × 0.2255 × 1.0000" in text
     assert "the gradients agree" in text
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_the_page_lives_in_a_notebook_frame(browser, tmp_path):
+    x = cr.tensor(np.float64(X), requires_grad=True, name="x")
+    page = cr.explain((x * x).sin()).to_html()
+    assert isinstance(page, str)
+    cell = tmp_path / "cell.html"         # what Jupyter puts in an output cell
+    cell.write_text(f"<!DOCTYPE html><html><body>{page._repr_html_()}</body></html>",
+                    encoding="utf-8")
+    browser.get(cell.as_uri())
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    try:
+        browser.find_element(By.ID, "cr-next").click()     # a click puts the focus inside
+        assert f"= {f4(X)} × {f4(X)}" in panel(browser)
+        press(browser, Keys.ARROW_RIGHT)                    # then the keys step
+        assert f"= {f4(math.sin(X * X))}" in panel(browser)
+        browser.find_element(By.CSS_SELECTOR, 'g.node[data-name="x"]').click()
+        text = panel(browser)                               # x·x: x meets itself
+        assert "∂L/∂x = ∂L/∂x via mul#1 + ∂L/∂x via mul#1" in text
+        assert f"   = {f4(math.cos(X * X) * 2 * X)}" in text and "the gradients agree" in text
+    finally:
+        browser.switch_to.default_content()
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -17,7 +17,7 @@ from chainrule.engine import Tensor
 from chainrule.glassbox.layout import Box, layered_layout
 from chainrule.glassbox.page_assets import CSS, JS
 
-__all__ = ["explorer_html", "page_html", "write_page"]
+__all__ = ["ExplorerPage", "explorer_html", "page_html", "write_page"]
 
 CHAR = 7.4    # px per character of the node labels (13 px sans-serif, roughly)
 
@@ -109,14 +109,27 @@ def graph_svg(data: dict[str, Any]) -> str:
             'fill="#888"/></marker></defs>' + "".join(body) + "</svg>")
 
 
-def page_html(data: dict[str, Any]) -> str:
+class ExplorerPage(str):
+    """The page's HTML text (a `str`, to write anywhere) that a notebook shows as the live
+    explorer, in a frame of its own; `save(path)` writes it."""
+
+    def save(self, path: str | Path) -> Path:
+        return write_page(self, path)
+
+    def _repr_html_(self) -> str:
+        return (f'<iframe srcdoc="{html.escape(self, quote=True)}" title="chainrule explorer" '
+                f'style="width:100%;height:760px;border:1px solid #ddd;border-radius:6px">'
+                f"</iframe>")
+
+
+def page_html(data: dict[str, Any]) -> "ExplorerPage":
     """The whole page for `page_model.page_data`'s content."""
     title = html.escape(data["title"])
     payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
     notes = "".join(f'<div class="line">{html.escape(n)}</div>' for n in data["notes"])
     note = f'<p class="legend">{html.escape(data["note"])}</p>' if data.get("note") else ""
     L = html.escape(data["output"])
-    return (
+    return ExplorerPage(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{title}</title><style>{CSS}</style></head><body>"
         f"<h1>{title}</h1>{note}"

@@ -206,7 +206,8 @@ class Explanation:
 
     def to_html(self, title: str = "", notes: Any = ()) -> str:
         """The explorer page: one self-contained HTML file that steps through this forward
-        and backward pass (→/←, Next/Previous) and explains a node when clicked."""
+        and backward pass (→/←, Next/Previous) and explains a node when clicked. A `str`
+        (write it, or `.save(path)`); a notebook shows it live in a frame of its own."""
         if self.graph is None:
             raise ValueError("to_html: this explanation has no graph; make it with "
                              "chainrule.explain(output)")
