@@ -121,3 +121,16 @@ def test_drawn_after_backward_as_before():
     out.backward()
     assert to_dot(out).source == before
     assert red(before)[0] == f"{3 * np.exp(2.0):.4f}"     # x's box: ∂out/∂x = 3eˣ
+
+
+def test_a_leaf_used_once_keeps_its_gradient_in_its_box_not_on_a_floating_edge_label():
+    a, b = t64(2.0, "a"), t64(3.0, "b")
+    out = (a * b) * b
+    nodes, edges = parse_dot(to_dot(out).source)
+    ids = {label.split("<BR/>")[0]: nid for nid, label in nodes.items()}
+    a_edges = [lab for src, _, lab in edges if src == ids["a"]]
+    b_edges = [lab for src, _, lab in edges if src == ids["b"]]
+    assert a_edges == [""] and red(nodes[ids["a"]]) == ["9.0000"]       # ∂out/∂a = b²
+    assert sorted(red(lab)[0] for lab in b_edges) == ["6.0000", "6.0000"]  # a·b each way
+    assert red(nodes[ids["b"]]) == ["12.0000"]
+    assert 'shape=box, style="rounded", label=<mean>' in to_dot((a * b).mean()).source

@@ -148,7 +148,7 @@ def to_dot(output: Tensor, names: Any = None, show_grad: bool = True, decimals: 
         nid, name = ids[id(t)], namer(t)
         if t.op is not None:
             sym = graph_symbol(t.node.primitive, dict(t.node.attrs))
-            shape = "circle" if len(sym) <= 4 else 'box, style="rounded"'  # long names: boxes
+            shape = "circle" if len(sym) <= 3 else 'box, style="rounded"'  # long names: boxes
             out.append(f'  {nid} [shape={shape}, label={label((sym, None))}, '
                        f'tooltip="{html.escape(name)} = {t.op}(…)"];')
         elif t.requires_grad:
@@ -162,12 +162,19 @@ def to_dot(output: Tensor, names: Any = None, show_grad: bool = True, decimals: 
             text = name if auto else f"{name} = {value(t.numpy())}"
             out.append(f'  {nid} [shape=plaintext, fontcolor="#555555", '
                        f'label={label((text, None))}];')
+    uses: dict[int, int] = {}
+    for t in nodes:
+        for p in t.inputs:
+            uses[id(p)] = uses.get(id(p), 0) + 1
     for t in nodes:
         for i, p in enumerate(t.inputs):
             lines = []
             if p.op is not None:  # a leaf's box already shows its name and value
                 lines += [(namer(p), None), (value(p.numpy()), None)]
-            if show_grad and p.requires_grad:
+            # a leaf used once shows its gradient in its box: an edge label would repeat it
+            # and, where edges meet, float between them; used more often, each edge shows
+            # its own share
+            if show_grad and p.requires_grad and (p.op is not None or uses[id(p)] > 1):
                 lines.append((grad(edges.get((id(t), i))), GRAD_COLOR))
             attrs = f" [label={label(*lines)}]" if any(text for text, _ in lines) else ""
             out.append(f"  {ids[id(p)]} -> {ids[id(t)]}{attrs};")
