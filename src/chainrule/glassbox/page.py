@@ -102,7 +102,7 @@ def graph_svg(data: dict[str, Any]) -> str:
         seen.add(e["from"])
     body += [_node_svg(k, n, b) for k, (n, b) in enumerate(zip(nodes, boxes))]
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
-            f'width="{width:.0f}" style="min-width: {min(width, 0.7 * width, 900):.0f}px" '
+            f'width="{width:.0f}" style="min-width: {min(width, max(900, 0.8 * width)):.0f}px" '
             'role="img" aria-label="computational graph">'
             '<defs><marker id="cr-arrow" viewBox="0 0 10 10" refX="9" refY="5" '
             'markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" '

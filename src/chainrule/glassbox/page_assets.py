@@ -97,6 +97,7 @@ JS = r"""
       return;
     }
     var s = D.steps[cur], node = D.nodes[s.k];
+    el("n" + s.k).scrollIntoView({block: "nearest", inline: "center"});  // a wide graph scrolls
     if (s.phase === "forward") {
       show("Forward: " + node.name, [["", node.fwd]]);
     } else {
