@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -257,6 +258,8 @@ def main(argv=None) -> int:
              else ""))
     runs = {lib: [] for lib in libs}
     before = os.getloadavg()[0]
+    # a terminated driver still stops its busy processes (SystemExit runs the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load = busy_processes(args.load)
     try:
         time.sleep(0.5 if load else 0)
