@@ -270,3 +270,15 @@ def test_save_and_load_state_dicts_with_pytorchs_arguments(tmp_path):
         cr.save(model, tmp_path / "whole.pt")
     with pytest.raises(cr.engine.DeviceError):
         cr.load(tmp_path / "m.pt", map_location="cuda:0")
+
+
+def test_jvp_takes_pytrees_and_tensor_types():
+    out, tangent = cr.jvp(lambda p: (p["a"] * p["b"][0]).sum(),
+                          ({"a": np.ones(2), "b": [np.full(2, 3.0)]},),
+                          ({"a": np.ones(2), "b": [np.ones(2)]},))
+    assert out.item() == 6.0 and tangent.item() == 8.0
+    with pytest.raises(ValueError, match="tangent must have its primal's structure"):
+        cr.jvp(lambda p: p[0], ([np.ones(1), np.ones(1)],), ([np.ones(1)],))
+    assert cr.tensor([1, 2]).type(cr.FloatTensor).dtype == np.float32
+    assert cr.LongTensor([1.5]).dtype == np.int64
+    assert cr.nn.ReLU(inplace=True)(cr.tensor([-1.0, 1.0])).tolist() == [0.0, 1.0]

@@ -36,6 +36,9 @@ _LAZY = {
         "transpose", "permute", "t", "flatten", "unsqueeze", "squeeze", "cat", "stack",
         "clamp", "var", "std", "prod", "norm", "flip", "outer", "matmul", "eq", "ne", "lt", "le",
         "gt", "ge", "equal", "allclose", "isclose", "where", "masked_fill", "logical_not")},
+    **{name: "chainrule.ops.torch_more" for name in (
+        "gather", "index_select", "split", "chunk", "sort", "topk", "mm", "bmm", "dot", "square",
+        "isnan", "isinf", "isfinite", "sign", "floor", "ceil", "round")},
     # functional API
     **{name: "chainrule.functional" for name in (
         "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "elementwise_grad")},
@@ -144,6 +147,9 @@ def _extra(name: str):
     from chainrule import engine
     if name in engine.DTYPES:
         return engine.DTYPES[name]
+    from chainrule.engine.devices import TENSOR_TYPES
+    if name in TENSOR_TYPES:
+        return TENSOR_TYPES[name]
     if name == "concat" or name == "concatenate":
         return importlib.import_module("chainrule.ops.torch_ops").cat
     if name == "from_numpy":

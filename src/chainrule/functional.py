@@ -192,6 +192,14 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[T
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents")
+    trees = [_flatten(p) for p in primals]
+    flat_t = [_flatten(t)[0] for t in tangents]
+    if any(len(t) != len(p) for t, (p, _) in zip(flat_t, trees)):
+        raise ValueError("jvp: each tangent must have its primal's structure (the same "
+                         "lists, tuples and dicts of arrays)")
+    builders = [(len(p), build) for p, build in trees]
+    primals = tuple(leaf for p, _ in trees for leaf in p)
+    tangents = tuple(leaf for t in flat_t for leaf in t)
     nested = _transforms.depth > 0 or any(isinstance(p, Tensor) and (p.requires_grad or p._tangent)
                                           for p in primals)
     with forward_mode() as level, _evaluating():
@@ -208,7 +216,11 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[T
             x = clone(p)  # p itself, with its graph and outer tangents, plus this level's
             x._tangent = {**(x._tangent or {}), level: t}
             xs.append(x)
-        out = as_tensor(f(*xs))
+        args, k = [], 0
+        for n, build in builders:
+            args.append(build(xs[k:k + n]))
+            k += n
+        out = as_tensor(f(*args))
         tangent = (out._tangent or {}).get(level)
     if tangent is None:
         tangent = np.zeros_like(out.numpy())

@@ -129,3 +129,63 @@ def test_module_to_dtype_and_device():
     assert model.to(cr.float64) is model and model.weight is weight
     assert model.weight.dtype == np.float64
     assert model.to("cpu", cr.float32).weight.dtype == np.float32
+
+
+@requires_torch
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.nn.LeakyReLU(0.1), lambda lib: lib.nn.ELU(), lambda lib: lib.nn.SiLU(),
+    lambda lib: lib.nn.Softplus(beta=2.0, threshold=1.0), lambda lib: lib.nn.LayerNorm(4),
+    lambda lib: lib.nn.BatchNorm2d(3), lambda lib: lib.nn.AvgPool2d(2),
+    lambda lib: lib.nn.AdaptiveAvgPool2d((1, 1)),
+])
+def test_more_layers_match_pytorch(make):
+    torch = _torch()
+    x = np.random.default_rng(3).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    a, b = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    got, want = make(cr)(a), make(torch)(b)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-6)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@requires_torch
+@pytest.mark.parametrize("fn", [
+    lambda t, x: t.gather(x, 1, t.tensor([[0, 0], [1, 0]])),
+    lambda t, x: x.index_select(1, t.tensor([2, 0])),
+    lambda t, x: t.cat(t.split(x, 2, dim=1)[::-1], 1), lambda t, x: t.cat(x.chunk(2, 0), 1),
+    lambda t, x: x.repeat(2, 3), lambda t, x: x.sort(1, descending=True).values,
+    lambda t, x: t.topk(x, 2).values, lambda t, x: t.mm(x, x.t()), lambda t, x: t.square(x),
+    lambda t, x: t.nn.functional.l1_loss(x, x.flip(1)),
+    lambda t, x: t.nn.functional.smooth_l1_loss(x, x * 0.3),
+])
+def test_more_functions_match_pytorch(fn):
+    torch = _torch()
+    x = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.0]], dtype=np.float32)
+    a, b = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    got, want = fn(cr, a), fn(torch, b)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-6)
+    (got * got).sum().backward()
+    (want * want).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@requires_torch
+def test_clip_grad_norm_and_embedding_match_pytorch():
+    torch = _torch()
+    norms, grads = [], []
+    for lib in (cr, torch):
+        lib.manual_seed(0)
+        emb = lib.nn.Embedding(5, 3)
+        emb.weight.data.copy_(lib.tensor(np.arange(15.0, dtype=np.float32).reshape(5, 3)))
+        (emb(lib.tensor([[0, 2], [2, 4]])) ** 2).sum().backward()
+        norms.append(float(lib.nn.utils.clip_grad_norm_(emb.parameters(), 1.0)))
+        grads.append(emb.weight.grad.numpy().copy())
+    assert norms[0] == pytest.approx(norms[1], rel=1e-6)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5)
+    assert np.isclose(np.linalg.norm(grads[0]), 1.0, rtol=1e-5)
+
+
+def test_missing_tensor_methods_are_named():
+    with pytest.raises(AttributeError, match="'stft'.*not support it yet"):
+        cr.ones(2).stft()

@@ -97,6 +97,8 @@ _TENSOR_TYPES = {
 def as_dtype(dtype: Any, where: str) -> np.dtype:
     """A dtype given as a NumPy type, a NumPy dtype or a PyTorch name ('float32', 'long',
     'torch.float64'), as a NumPy dtype."""
+    if hasattr(dtype, "chainrule_dtype"):  # torch.FloatTensor and its kind
+        return np.dtype(dtype.chainrule_dtype)
     if isinstance(dtype, str):
         name = dtype[len("torch."):] if dtype.startswith("torch.") else dtype
         if name in DTYPES:
@@ -110,6 +112,24 @@ def as_dtype(dtype: Any, where: str) -> np.dtype:
     except TypeError:
         raise TypeError(f"{where}: {dtype!r} is not a dtype; use one of chainrule's dtypes "
                         f"(chainrule.float32, chainrule.int64, ...)") from None
+
+
+class TensorType:
+    """torch.FloatTensor, torch.LongTensor, ...: makes a tensor of its dtype from data, and
+    names that dtype in x.type(torch.FloatTensor)."""
+
+    def __init__(self, name: str, dtype: Any):
+        self.__name__, self.chainrule_dtype = name, dtype
+
+    def __call__(self, data: Any = ()) -> Any:
+        from chainrule.engine.tensors import Tensor
+        return Tensor(data, dtype=self.chainrule_dtype)
+
+    def __repr__(self) -> str:
+        return f"<class 'torch.{self.__name__}'>"
+
+
+TENSOR_TYPES = {name: TensorType(name, np.dtype(key)) for key, name in _TENSOR_TYPES.items()}
 
 
 def tensor_type_name(dtype: np.dtype) -> str:

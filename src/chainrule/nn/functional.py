@@ -190,7 +190,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 
 
 # ---- activations and layers ---------------------------------------------------------------
-def relu(x: Any) -> Tensor:
+def relu(x: Any, inplace: bool = False) -> Tensor:
     return ops.relu(x)
 
 
@@ -242,7 +242,7 @@ def flatten(x: Any, start_dim: int = 1, end_dim: int = -1) -> Tensor:
     return x.reshape(shape)
 
 
-def dropout(x: Any, p: float = 0.5, training: bool = True,
+def dropout(x: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
             generator: np.random.Generator | None = None) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted
     dropout, so eval needs no rescaling); the identity when not training or p == 0."""
@@ -318,3 +318,17 @@ def batch_norm(x: Any, running_mean: np.ndarray | None, running_var: np.ndarray 
     return y
 
 
+
+
+_MORE = {"leaky_relu", "elu", "silu", "softplus", "layer_norm", "l1_loss", "smooth_l1_loss"}
+
+
+def __getattr__(name: str) -> Any:
+    """The functions defined beside their modules (chainrule.nn.extra_layers), and one_hot."""
+    if name in _MORE:
+        from chainrule.nn import extra_layers
+        return getattr(extra_layers, name)
+    if name == "one_hot":
+        return ops.torch_more.one_hot
+    raise AttributeError(f"module 'chainrule.nn.functional' has no attribute {name!r} (if it "
+                         f"is a PyTorch function, chainrule does not support it yet)")

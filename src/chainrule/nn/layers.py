@@ -71,6 +71,10 @@ class Linear(Module):
 
 
 class ReLU(Module):
+    def __init__(self, inplace: bool = False) -> None:  # computed out of place either way
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x: Any) -> Tensor:
         return ops.relu(x)
 
@@ -122,7 +126,7 @@ class Dropout(Module):
     """Inverted dropout: in training zero each element with probability p and scale the
     rest by 1/(1-p); in eval mode the identity. Draws from chainrule's global generator."""
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: probability has to be between 0 and 1, got {p}")

@@ -6,6 +6,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.engine import Tensor, _wrap
+from chainrule.ops import torch_more as M
 from chainrule.ops import torch_ops as T
 
 
@@ -200,6 +201,10 @@ METHODS = {
     "dot": lambda self, other: ops.matmul(self, other),
     "outer": T.outer,
     "nelement": lambda self: self._data.size,
+    "gather": M.gather, "index_select": M.index_select, "split": M.split, "chunk": M.chunk,
+    "repeat": M.repeat, "sort": M.sort, "topk": M.topk, "bmm": M.bmm,
+    "isnan": M.isnan, "isinf": M.isinf, "isfinite": M.isfinite, "sign": M.sign,
+    "floor": M.floor, "ceil": M.ceil, "round": M.round,
     "T": property(lambda self: ops.transpose(self)),
 }
 
