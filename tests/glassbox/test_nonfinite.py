@@ -37,3 +37,13 @@ def test_explain_marks_nan_rows_with_the_cause_first():
     assert "(x = -1)" in warn
     assert "! not finite: log is defined" in e.to_html()
     assert "warning" not in str(cr.explain((x * x).exp()))
+
+
+def test_no_numpy_warning_reaches_the_user(recwarn):
+    import chainrule as cr
+    x = cr.tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True, name="x")
+    y = (x.log() * x).exp().sum()
+    cr.explain(y, wrt=x).to_html()
+    cr.viz.to_dot(y)
+    str(cr.trace("sqrt(x)/x", at={"x": 0.0}))
+    assert [w for w in recwarn if issubclass(w.category, RuntimeWarning)] == []

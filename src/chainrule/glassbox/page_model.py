@@ -97,7 +97,13 @@ def page_data(output: Tensor, nodes: Sequence[Tensor], namer: GraphNames, exp: E
               step_nodes: Sequence[Tensor], title: str = "",
               notes: Sequence[str] = ()) -> dict[str, Any]:
     """The page's content for `output`'s graph. `exp` is explain's report on it, with
-    `step_nodes[k]` the tensor of `exp.steps[k]`."""
+    `step_nodes[k]` the tensor of `exp.steps[k]`. nan and inf stay quiet (no NumPy
+    warnings): the page says why they arise."""
+    with np.errstate(all="ignore"):
+        return _page_data(output, nodes, namer, exp, step_nodes, title, notes)
+
+
+def _page_data(output, nodes, namer, exp, step_nodes, title, notes) -> dict[str, Any]:
     w = _Words(exp.decimals, exp.max_elements)
     L = exp.output_name
     index = {id(t): k for k, t in enumerate(nodes)}

@@ -45,11 +45,12 @@ def wrt_report(output: Tensor, target: Tensor, nodes: list[Tensor], namer: Graph
     interior = [t for t in on_path if t is not output and t is not target]
     named = {id(t) for t in interior if id(t) in namer.user_named}
     stops = {id(output), id(target)} | (named if named else {id(t) for t in interior})
-    try:
-        _element_chains(output, target, on_path, stops, namer, report)
-    except _TooMany:
-        report.chains, report.element_names = {}, {}
-        _path_sums(output, target, on_path, stops, namer, report)
+    with np.errstate(all="ignore"):  # nan and inf as IEEE gives them, quietly
+        try:
+            _element_chains(output, target, on_path, stops, namer, report)
+        except _TooMany:
+            report.chains, report.element_names = {}, {}
+            _path_sums(output, target, on_path, stops, namer, report)
     return report
 
 
