@@ -6,12 +6,25 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from chainrule.engine.graph import Freed, VariadicRule, freed
+from chainrule.engine.graph import VariadicRule
 from chainrule.engine.state import _QUIET, _quiet_enter, _quiet_exit, _state
 from chainrule.engine.tensors import Tensor, _wrap
 from chainrule.engine.versions import _check_versions
 
 _ndarray = np.ndarray
+
+class _Freed:
+    """The `_g` of a node a backward pass without retain_graph has run: a second pass
+    through it is refused, while its op and inputs stay readable (grad_fn, pictures)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<freed>"
+
+
+FREED = _Freed()
+
 
 class GraphFreedError(RuntimeError):
     """backward() through a graph whose intermediate values an earlier backward freed."""
@@ -37,12 +50,12 @@ def _count_consumers(roots: Iterable[Tensor]) -> int:
     stack = []
     for r in roots:
         if r._prim is not None and r._mark != mark:
+            if r._mark and r._g is FREED:
+                raise _freed_error(r)
             r._mark, r._deps, r._g = mark, 0, None
             stack.append(r)
     while stack:
         node = stack.pop()
-        if type(node._prim) is Freed:
-            raise _freed_error(node)
         inputs = node._inputs
         if node._vers is not None or node._version:
             inputs = _check_versions(node)
@@ -57,6 +70,8 @@ def _count_consumers(roots: Iterable[Tensor]) -> int:
             if p._mark == mark:
                 p._deps += 1
             else:
+                if p._mark and p._g is FREED:
+                    raise _freed_error(p)
                 p._mark, p._deps, p._g = mark, 1, None
                 stack.append(p)
     return mark
@@ -78,7 +93,7 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
     tensor_mode = create_graph or state.fwd_level > 0
     seeds = [_seed(out, g, tensor_mode) for out, g in zip(outputs, grads)]
     for r in outputs:
-        if type(r._prim) is Freed:
+        if r._prim is not None and r._mark and r._g is FREED:
             raise _freed_error(r)
 
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
@@ -97,12 +112,13 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
 
     prev_mode = state.grad_enabled
     state.grad_enabled = create_graph
+    done = None if retain_graph else FREED  # a node's _g once this pass has run it
     token = _quiet_enter(_QUIET)
     try:
         while ready:
             node = ready.pop()
             g = node._g
-            node._g = None
+            node._g = done
             if node._retain or (wanted is not None and id(node) in wanted):
                 _deliver(node, g, wanted, found)
             vjps, node_inputs, attrs = node._prim.vjps, node._inputs, node._attrs
@@ -135,10 +151,8 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
                     ready.append(p)
             if on_node is not None:
                 on_node(node, g, in_grads)
-            if not retain_graph:  # the structure stays readable; cached values go
-                node._prim = freed(node._prim)
-                if attrs and "cache" in attrs:
-                    attrs["cache"].clear()
+            if done is not None and attrs and "cache" in attrs:
+                attrs["cache"].clear()  # the structure stays readable; cached values go
     finally:
         _quiet_exit(token)
         state.grad_enabled = prev_mode

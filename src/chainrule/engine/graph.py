@@ -96,35 +96,6 @@ class VariadicRule:
         return lambda g, out, *args, **attrs: rule(i, g, out, args, **attrs)
 
 
-class Freed:
-    """Stands in for the primitive of a node that a backward pass without retain_graph has
-    run: a second backward through it is refused (GraphFreedError), but its name, rules and
-    notation stay readable (grad_fn, graph pictures after backward), as PyTorch keeps
-    grad_fn after freeing the saved values. One per primitive, made on first need."""
-
-    __slots__ = ("primitive",)
-
-    def __init__(self, primitive: Primitive):
-        self.primitive = primitive
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.primitive, name)
-
-    def __repr__(self) -> str:
-        return f"<freed {self.primitive.name}>"
-
-
-_FREED_TWINS: dict = {}
-
-
-def freed(prim: Any) -> Freed:
-    """The freed stand-in for `prim` (itself if it already is one)."""
-    if type(prim) is Freed:
-        return prim
-    twin = _FREED_TWINS.get(prim)
-    if twin is None:
-        twin = _FREED_TWINS[prim] = Freed(prim)
-    return twin
 _NO_ATTRS: dict = {}  # shared by every node of a primitive without attributes; never mutated
 
 
