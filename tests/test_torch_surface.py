@@ -282,3 +282,14 @@ def test_jvp_takes_pytrees_and_tensor_types():
     assert cr.tensor([1, 2]).type(cr.FloatTensor).dtype == np.float32
     assert cr.LongTensor([1.5]).dtype == np.int64
     assert cr.nn.ReLU(inplace=True)(cr.tensor([-1.0, 1.0])).tolist() == [0.0, 1.0]
+
+
+def test_generators_make_splits_shuffles_and_draws_repeatable():
+    data = cr.utils.data.TensorDataset(cr.arange(10))
+    splits = [cr.utils.data.random_split(data, [7, 3], generator=cr.Generator().manual_seed(4))
+              for _ in range(2)]
+    assert [int(s[0]) for s in splits[0][0]] == [int(s[0]) for s in splits[1][0]]
+    draws = [cr.randn(3, generator=cr.Generator().manual_seed(0)).tolist() for _ in range(2)]
+    assert draws[0] == draws[1]
+    with pytest.raises(RuntimeError, match="CPU with NumPy only"):
+        cr.Generator(device="cuda")

@@ -57,6 +57,7 @@ _LAZY = {
     "save": "chainrule.serialization",
     "load": "chainrule.serialization",
     "manual_seed": "chainrule.random",
+    "Generator": "chainrule.random",
     # NumPy's BLAS threads (chainrule.threads explains the policy)
     "set_num_threads": "chainrule.threads",
     "get_num_threads": "chainrule.threads",
