@@ -292,8 +292,8 @@ def max_pool(x: np.ndarray, kh: int, kw: int, stride: int, pad: int = 0
     n, c, h, w = x.shape
     oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
     views = list(_window_offsets(_padded(x, pad, -np.inf), kh, kw, stride, oh, ow))
-    out = views[0].copy()
-    for view in views[1:]:
+    out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
+    for view in views[2:]:
         np.maximum(out, view, out=out)
     bits = len(views) - 1
     if bits > 16 or np.isnan(out).any():  # a large window, or NaN: np.argmax, row by row
@@ -301,8 +301,10 @@ def max_pool(x: np.ndarray, kh: int, kw: int, stride: int, pad: int = 0
         arg = rows.argmax(axis=1)
         return rows[np.arange(rows.shape[0]), arg].reshape(out.shape), \
             arg.reshape(out.shape).astype(np.intp if bits > 16 else np.uint8)
-    code = np.zeros(out.shape, np.uint8 if bits <= 8 else np.uint16)
-    for k in range(bits):
+    if bits == 0:  # a 1x1 window: its one position is the max
+        return out, np.zeros(out.shape, np.uint8)
+    code = np.equal(views[0], out).view(np.uint8).astype(np.uint8 if bits <= 8 else np.uint16)
+    for k in range(1, bits):
         code |= np.equal(views[k], out).view(np.uint8).astype(code.dtype, copy=False) << k
     if bits not in _LUTS:
         _LUTS[bits] = _first_lowest_bit(bits)
@@ -315,10 +317,12 @@ def max_pool_backward(dout: np.ndarray, arg: np.ndarray, x_shape: tuple, kh: int
     window's max (`arg`), summed where windows overlap; (N, C, H, W)."""
     n, c, h, w = x_shape
     oh, ow = arg.shape[2:]
-    dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=dout.dtype)
     # disjoint windows and a finite dout: dout * (arg == k) is exact and writes each input
     # position once; otherwise route with np.where (0 * inf would be nan) and add overlaps
     fast = stride >= kh and stride >= kw and bool(np.isfinite(dout).all())
+    tiled = fast and kh == kw == stride and oh * stride == h + 2 * pad \
+        and ow * stride == w + 2 * pad          # the windows cover every position once
+    dx = (np.empty if tiled else np.zeros)((n, c, h + 2 * pad, w + 2 * pad), dtype=dout.dtype)
     for k, view in enumerate(_window_offsets(dx, kh, kw, stride, oh, ow)):
         if fast:
             np.multiply(dout, arg == k, out=view)
