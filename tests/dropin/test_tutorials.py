@@ -30,6 +30,11 @@ CASES = {
     "basics_buildmodel": {},
     "basics_autograd": {},
     "examples_mnist": dict(argv=["--epochs", "2", "--log-interval", "1", "--save-model"]),
+    # programs written the way tutorials and third-party scripts are
+    "examples_tensor_two_layer": dict(tensor_atol=1e-2),  # gradients: sums of 64 products ~1e3
+    "autograd_basics_classic": {},
+    "cifar_style_classifier": {},
+    "regression_gradient_penalty": {},
 }
 
 

@@ -116,14 +116,17 @@ def _check_axis(name: str, x: Tensor, axis) -> int:
     return int(axis)
 
 
-def softmax(x, axis: int = -1) -> Tensor:
-    x = as_tensor(x)
-    return apply(SOFTMAX, (x,), {"axis": _check_axis("softmax", x, axis)})
+def softmax(x, dim: int = -1, *, axis: int | None = None, dtype=None) -> Tensor:
+    """Softmax along dim (PyTorch's name; NumPy's axis= is an alias)."""
+    x = as_tensor(x) if dtype is None else as_tensor(x).astype(dtype)
+    dim = dim if axis is None else axis
+    return apply(SOFTMAX, (x,), {"axis": _check_axis("softmax", x, dim)})
 
 
-def log_softmax(x, axis: int = -1) -> Tensor:
-    x = as_tensor(x)
-    return apply(LOG_SOFTMAX, (x,), {"axis": _check_axis("log_softmax", x, axis)})
+def log_softmax(x, dim: int = -1, *, axis: int | None = None, dtype=None) -> Tensor:
+    x = as_tensor(x) if dtype is None else as_tensor(x).astype(dtype)
+    dim = dim if axis is None else axis
+    return apply(LOG_SOFTMAX, (x,), {"axis": _check_axis("log_softmax", x, dim)})
 
 
 def softmax_cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
