@@ -293,3 +293,23 @@ def test_generators_make_splits_shuffles_and_draws_repeatable():
     assert draws[0] == draws[1]
     with pytest.raises(RuntimeError, match="CPU with NumPy only"):
         cr.Generator(device="cuda")
+
+
+def test_grad_modes_as_pytorch_sets_them():
+    cr.set_grad_enabled(False)  # called alone, it sets the mode
+    try:
+        assert not cr.is_grad_enabled()
+    finally:
+        cr.set_grad_enabled(True)
+    assert cr.is_grad_enabled()
+    with cr.set_grad_enabled(False):
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+
+    @cr.no_grad()
+    def inside():
+        return cr.is_grad_enabled()
+    assert inside() is False and cr.is_grad_enabled()
+    with cr.inference_mode():
+        assert not (cr.ones(1, requires_grad=True) * 2).requires_grad
+    assert cr.is_grad_enabled()

@@ -68,10 +68,14 @@ class set_grad_enabled:
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
+        if type(self) is set_grad_enabled:  # as PyTorch: set_grad_enabled(False) alone
+            self.prev = _state.grad_enabled  # sets the mode (the with-block restores it)
+            _state.grad_enabled = self.mode
 
     def __enter__(self):
         state = _state
-        state.__dict__.setdefault("saved_modes", []).append(state.grad_enabled)
+        before = self.prev if type(self) is set_grad_enabled else state.grad_enabled
+        state.__dict__.setdefault("saved_modes", []).append(before)
         state.grad_enabled = self.mode
 
     def __exit__(self, *exc):
@@ -80,6 +84,8 @@ class set_grad_enabled:
 
     def __call__(self, fn: Callable) -> Callable:
         import functools
+        if type(self) is set_grad_enabled:  # a decorator leaves the mode as it was
+            _state.grad_enabled = self.prev
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
