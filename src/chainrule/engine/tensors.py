@@ -220,13 +220,6 @@ class Tensor:
             raise RuntimeError("retain_grad: the tensor does not require grad")
         self._retain = True
 
-    def __getattr__(self, name: str) -> Any:
-        """Only reached for a name Tensor lacks: say so, naming it (as issue reports ask)."""
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise AttributeError(f"'Tensor' object has no attribute {name!r} (if it is a PyTorch "
-                             f"Tensor method, chainrule does not support it yet)")
-
     def zero_grad(self) -> None:
         self.grad = None
 
