@@ -102,3 +102,21 @@ def test_the_history_records_the_config(quick):
     assert history["config"] == config.to_dict()
     assert history["data"] == {"name": "spiral", "train_size": 300, "test_size": 150,
                                "input_size": 2, "classes": 3}
+
+
+def test_training_from_python_shows_progress_unless_told_not_to(quick, capsys):
+    """Called from Python (a script or a notebook) the loop reports each evaluation; with
+    progress=False, or with callbacks of the caller's own, it prints nothing."""
+    history = train(quick(iters=60, train_size=300))   # 300 / 100 = 3 iterations an epoch
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(history["eval_iters"]) == 21
+    assert lines[0].split() == ["epoch", "0.00", "iter", "0", "train", "acc",
+                                f"{history['train_acc'][0]:.4f}", "test", "acc",
+                                f"{history['test_acc'][0]:.4f}"]
+    assert lines[-1].split()[3] == "60"
+    train(quick(iters=60, train_size=300), progress=False)
+    seen = []
+    train(quick(iters=6, train_size=300), on_eval=seen.append)
+    assert capsys.readouterr().out == "" and len(seen) == 3
+    train(quick(iters=6, train_size=300), on_eval=seen.append, progress=True)
+    assert len(capsys.readouterr().out.splitlines()) == 3 and len(seen) == 6

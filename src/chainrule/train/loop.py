@@ -16,6 +16,7 @@ from chainrule.train.convnet_face import ConvNetFace
 from chainrule.train.data import Data, check_data, load_data
 from chainrule.train.guards import stop_if_not_finite, worst_value
 from chainrule.train.history import finish_history, new_history
+from chainrule.train.progress import Progress
 
 __all__ = ["train", "train_book", "train_autograd", "make_evaluator", "FACES", "TRAINERS",
            "OnIter", "OnEval", "OnGrads"]
@@ -29,7 +30,8 @@ FACES: dict[str, type] = {"book": BookFace, "autograd": AutogradFace}
 
 
 def train(config: TrainConfig, data: Data | None = None, *, on_iter: OnIter | None = None,
-          on_eval: OnEval | None = None, on_grads: OnGrads | None = None) -> dict[str, Any]:
+          on_eval: OnEval | None = None, on_grads: OnGrads | None = None,
+          progress: bool | None = None) -> dict[str, Any]:
     """Train the network `config` describes and return its history.
 
     The tutorial's loop for both faces: minibatches drawn with replacement from a
@@ -38,14 +40,30 @@ def train(config: TrainConfig, data: Data | None = None, *, on_iter: OnIter | No
     "seconds" is a pure function of the config and data, so one seed gives one history.
     A loss that becomes nan or inf stops the run with NonFiniteLossError, and parameters
     of nan or inf are never saved (a checkpoint written earlier stays as it was).
+    Progress (a bar in a terminal or notebook, a line per evaluation otherwise) shows
+    unless `progress=False`, or when callbacks are given and `progress` is left None (the
+    caller then reports progress itself, as `chainrule train` does).
     """
     data = data if data is not None else load_data(config)
     classes = check_data(data, np.dtype(config.dtype))
-    (x_train, t_train), (x_test, t_test) = data
-    if config.epochs is not None and len(x_train) != (config.train_size
-                                                      or TRAIN_SIZES[config.dataset]):
+    if config.epochs is not None and len(data[0][0]) != (config.train_size
+                                                         or TRAIN_SIZES[config.dataset]):
         # epochs count passes over the data at hand (given here, or cut to train_size)
-        config = dataclasses.replace(config, train_size=len(x_train), iters=None)
+        config = dataclasses.replace(config, train_size=len(data[0][0]), iters=None)
+    if not (progress or (progress is None and on_iter is None and on_eval is None)):
+        return _run(config, data, classes, on_iter, on_eval, on_grads)
+    shown = Progress(config.iters)
+    try:
+        return _run(config, data, classes, _both(on_iter, shown.step),
+                    _both(on_eval, shown.epoch), on_grads)
+    finally:
+        shown.close()
+
+
+def _run(config: TrainConfig, data: Data, classes: int, on_iter: OnIter | None,
+         on_eval: OnEval | None, on_grads: OnGrads | None) -> dict[str, Any]:
+    """The loop itself, on checked data and a config whose iters are final."""
+    (x_train, t_train), (x_test, t_test) = data
     rng = np.random.default_rng(config.seed)       # the minibatches (and the book's weights)
     face_type = ConvNetFace if config.model in CONVNETS else FACES[config.api]
     face = face_type(config, x_train.shape[1], classes, rng)
@@ -114,6 +132,13 @@ def make_evaluator(accuracy: Callable[[np.ndarray, np.ndarray], float],
         if on_eval is not None:
             on_eval(record)
     return evaluate
+
+
+def _both(first: Callable | None, second: Callable) -> Callable:
+    """A callback calling the caller's `first` (if any), then `second`."""
+    if first is None:
+        return second
+    return lambda *args: (first(*args), second(*args))[-1]
 
 
 def _on_face(config: TrainConfig, api: str) -> TrainConfig:

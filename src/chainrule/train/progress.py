@@ -1,10 +1,26 @@
-"""Progress while training, fed by the loop's callbacks: a bar on a terminal, one line per
-evaluation otherwise."""
+"""Progress while training, fed by the loop's callbacks: a bar on a terminal or in a
+notebook, one line per evaluation otherwise."""
 from __future__ import annotations
 
 import sys
 
 __all__ = ["Progress"]
+
+
+def _tqdm(notebook: bool):
+    """tqdm's widget bar in Jupyter with ipywidgets, its text bar otherwise (tqdm.auto would
+    warn without ipywidgets); None without tqdm."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    if notebook:
+        try:
+            import ipywidgets  # noqa: F401  (tqdm.notebook draws with it)
+            from tqdm.notebook import tqdm
+        except ImportError:
+            pass
+    return tqdm
 
 
 class Progress:
@@ -15,17 +31,14 @@ class Progress:
     def __init__(self, total: int, enabled: bool = True) -> None:
         self.total = total
         self.enabled = enabled
-        self.tty = enabled and sys.stdout.isatty()
+        notebook = "ipykernel" in sys.modules   # a Jupyter cell redraws a \r line too
+        self.tty = enabled and (notebook or sys.stdout.isatty())
         self.bar = None
         self.pending_line = False   # the text bar has written a line without its newline
         self.text_every = max(1, total // 200)
-        if self.tty:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                pass
-            else:
-                self.bar = tqdm(total=total, unit="it", dynamic_ncols=True, file=sys.stdout)
+        bar_type = _tqdm(notebook) if self.tty else None
+        if bar_type is not None:
+            self.bar = bar_type(total=total, unit="it", dynamic_ncols=True, file=sys.stdout)
 
     def step(self, done: int, loss: float) -> None:
         if not self.tty:
