@@ -59,6 +59,10 @@ def test_options_reach_the_config(tmp_path):
             config["iters"], config["dataset"]) == (7, 20, 5, 1.0, 30, "spiral")
 
 
+HEADER = ("training TwoLayerNet (hidden 100) on the book face: spiral 300 train / 100 test, "
+          "sgd lr 1, batch 100, 30 iterations (10 epochs), float32 -> {out}")
+
+
 def test_same_seed_gives_identical_history_files(tmp_path):
     for name in ("a", "b"):
         assert main(QUICK + ["--seed", "11", "--out", str(tmp_path / name), "--quiet"]) == 0
@@ -69,6 +73,7 @@ def test_same_seed_gives_identical_history_files(tmp_path):
 def test_not_a_terminal_prints_epoch_lines_and_no_bar(tmp_path, capsys):
     assert main(QUICK + ["--out", str(tmp_path / "run")]) == 0
     stdout = capsys.readouterr().out
+    assert stdout.splitlines()[0] == HEADER.format(out=tmp_path / "run")
     assert "epoch   0.00  iter      0  train acc" in stdout
     assert "\r" not in stdout and "it/s" not in stdout
     assert "final train accuracy" in stdout and "history.json" in stdout

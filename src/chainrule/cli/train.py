@@ -133,6 +133,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None)
     flow, on_grads = training.grad_flow_recorder(config.iters) if args.grad_report \
         else (None, None)
     progress = training.Progress(config.iters, enabled=not args.quiet)
+    if not args.quiet:
+        print(training.header(config, out), flush=True)
     try:
         history = training.train(config, on_iter=progress.step, on_eval=progress.epoch,
                                  on_grads=on_grads)

@@ -40,7 +40,7 @@ _HOMES = {
                      "format_summary"), "history"),
     **dict.fromkeys(("NonFiniteLossError", "stop_if_not_finite", "worst_value"), "guards"),
     **dict.fromkeys(("check_paths", "unwritable", "default_out_dir", "write_outputs",
-                     "grad_flow_recorder"), "outputs"),
+                     "grad_flow_recorder", "header"), "outputs"),
     **dict.fromkeys(("Progress",), "progress"),
     **dict.fromkeys(("UnsafePickleError", "load_pickle_arrays", "convert_pickle"),
                     "book_weights"),

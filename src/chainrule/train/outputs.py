@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from chainrule.train.config import TrainConfig
+from chainrule.train.config import CONVNETS, TrainConfig
 
 __all__ = ["check_paths", "unwritable", "default_out_dir", "write_outputs",
-           "grad_flow_recorder"]
+           "grad_flow_recorder", "header"]
 
 PathProblem = tuple[str, "str | None", str]    # (option, its path or None, what is wrong)
 
@@ -101,3 +101,18 @@ def grad_flow_recorder(iters: int, samples: int = 500) -> tuple[Any, Callable[[i
         if done % every == 0 or done == 1:
             flow.record(done, grads)
     return flow, on_grads
+
+
+def header(config: TrainConfig, out: str | os.PathLike) -> str:
+    """One line saying what is about to train, on what, how, and where its files go."""
+    from chainrule.train.data import TOY_TEST_SIZE, TOY_TRAIN_SIZE
+    full = (60000, 10000) if config.dataset == "mnist" else (TOY_TRAIN_SIZE, TOY_TEST_SIZE)
+    train_size, test_size = config.train_size or full[0], config.test_size or full[1]
+    hidden = "-".join(map(str, config.hidden))
+    model = (CONVNETS[config.model] if config.model in CONVNETS
+             else f"{'TwoLayerNet' if len(config.hidden) == 1 else 'MultiLayerNet'} "
+                  f"(hidden {hidden})" if config.api == "book" else f"an MLP (hidden {hidden})")
+    epochs = config.iters * config.batch_size / train_size
+    return (f"training {model} on the {config.api} face: {config.dataset} {train_size} train / "
+            f"{test_size} test, {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
+            f"{config.iters} iterations ({epochs:.3g} epochs), {config.dtype} -> {out}")
