@@ -22,7 +22,8 @@ Per run it reports the in-process time of the training loop (evaluations include
 the convnets, seconds per iteration after 5 warm-up iterations), the whole process's
 wall time (interpreter start, imports, loading MNIST, training) and the CPU time it used
 (all its threads, user + system: threads that spin-wait for a busy core show up here),
-both measured by this driver.
+both measured by this driver, and the process's peak resident memory (its libraries
+included), as the process itself reports it.
 `--load N` starts N busy-loop processes first (each keeps one core busy) and stops them
 at the end. chainrule's process runs with its own threading policy (`--chainrule-threads`
 sets CHAINRULE_NUM_THREADS for it); PyTorch's process is never changed.
@@ -222,7 +223,7 @@ def summary(runs: dict, unit: str) -> list[str]:
     """Each library's runs, their median, and the ratio of the medians."""
     lines = []
     for key, label in (("train_s", f"in-process {unit}"), ("process_s", "whole process s"),
-                       ("cpu_s", "process CPU s")):
+                       ("cpu_s", "process CPU s"), ("peak_mib", "peak resident MiB")):
         med = {lib: statistics.median(r[key] for r in rs) for lib, rs in runs.items()}
         for lib, rs in runs.items():
             lines.append(f"  {lib:9s} {label:22s} " + ", ".join(f"{r[key]:.4f}" for r in rs)
@@ -247,7 +248,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     iters = args.iters or DEFAULT_ITERS[args.workload.split("-")[0]]
     if args.run:
-        print(json.dumps(run_one(args.workload, args.run, iters, args.seed)))
+        result = run_one(args.workload, args.run, iters, args.seed)
+        # the whole process's peak resident memory (Linux reports KiB): libraries included
+        result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
         return 0
     libs = args.libs.split(",")
     if "torch" in libs and import_torch() is None:
