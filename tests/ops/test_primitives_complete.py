@@ -21,7 +21,8 @@ from chainrule.engine.graph import Notation
 from chainrule.glassbox import notation
 from chainrule.nn import functional as F
 from chainrule.ops.arithmetic import POW, POW_SCALAR
-from chainrule.ops.conv import col2im, im2col
+from chainrule.ops.conv import CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD, col2im, im2col
+from chainrule.ops.pool import MAX_POOL2D_GATHER, MAX_POOL2D_SCATTER
 
 SRC = pathlib.Path(__file__).resolve().parents[2] / "src" / "chainrule"
 
@@ -52,6 +53,14 @@ def _setitem():
     c = ops.clone(_leaf(3, 2))
     c[1] = _leaf(2)
     return c
+
+
+def _pool_routing():
+    """What a 2x2, stride-1, pad-1 max pool of a (1, 2, 3, 3) input routes by."""
+    cache: dict = {}
+    ops.primitive("max_pool2d")(_leaf(1, 2, 3, 3).numpy(), kernel=2, stride=1, pad=1,
+                                cache=cache)
+    return dict(arg=cache["arg"], x_shape=(1, 2, 3, 3), kernel=2, stride=1, pad=1)
 
 
 def _fill():
@@ -109,6 +118,14 @@ SAMPLES = {
     "mse_loss": lambda: F.mse_loss(_leaf(2, 3), _leaf(2, 3)),
     "im2col": lambda: im2col(_leaf(1, 2, 4, 4), 3, 3, stride=1, pad=1),
     "col2im": lambda: col2im(_leaf(4, 8), (1, 2, 3, 3), 2, 2),
+    "conv2d": lambda: F.conv2d(_leaf(2, 2, 5, 4), _leaf(3, 2, 3, 2), _leaf(3), 2, 1),
+    "conv2d_input_grad": lambda: CONV2D_INPUT_GRAD(_leaf(2, 3, 3, 3), _leaf(3, 2, 3, 2),
+                                                   x_shape=(2, 2, 5, 4), stride=2, pad=1),
+    "conv2d_weight_grad": lambda: CONV2D_WEIGHT_GRAD(_leaf(2, 3, 3, 3), _leaf(2, 2, 5, 4),
+                                                     w_shape=(3, 2, 3, 2), stride=2, pad=1),
+    "max_pool2d": lambda: F.max_pool2d(_leaf(1, 2, 3, 3), 2, 1, 1),
+    "max_pool2d_scatter": lambda: MAX_POOL2D_SCATTER(_leaf(1, 2, 4, 4), **_pool_routing()),
+    "max_pool2d_gather": lambda: MAX_POOL2D_GATHER(_leaf(1, 2, 3, 3), **_pool_routing()),
     "binary_cross_entropy": lambda: F.binary_cross_entropy(
         _leaf(4).sigmoid(), np.array([0.0, 1.0, 1.0, 0.0])),
     "binary_cross_entropy_with_logits": lambda: F.binary_cross_entropy_with_logits(
