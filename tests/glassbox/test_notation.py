@@ -20,11 +20,11 @@ def test_local_formulas_read_from_the_primitive():
     assert notation.local_formula(ops.primitive("mean"), 0, {}, (2, 3), ()) == \
         "1/n for every element (n = 6)"
     assert notation.local_formula(ops.primitive("matmul"), 1, {}, (3, 2), (4, 2)) == \
-        "Jacobian-vector product: aᵀ·g, 3×2 → 4×2"
+        "vector-Jacobian product: aᵀ·g, 3×2 → 4×2"
     assert notation.local_formula(ops.primitive("reshape"), 0, {}, (6,), (2, 3)) \
         .startswith("1: values only")
     assert notation.local_formula(ops.primitive("im2col"), 0, {}, (1, 1, 4, 4), (16, 1)) == \
-        "Jacobian-vector product, 1×1×4×4 → 16×1"
+        "vector-Jacobian product, 1×1×4×4 → 16×1"
     # the last formula serves any further inputs
     assert notation.local_formula(ops.primitive("concat"), 5, {}, (2,), (12,)) == \
         "1: values only move (g is rearranged back)"
@@ -34,7 +34,7 @@ def test_a_primitive_without_notation_is_described_generically():
     mine = Primitive("mine", np.sin, vjps=(lambda g, out, a: g * np.cos(a),))
     assert notation.graph_symbol(mine, {}) == "mine"
     assert notation.local_formula(mine, 0, {}, (2,), (2,)) == \
-        "Jacobian-vector product, 2 → 2"
+        "vector-Jacobian product, 2 → 2"
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     assert "mine#1 = mine(x)" in str(cr.explain(mine(x).sum(), names={x: "x"}))
 

@@ -60,11 +60,11 @@ def test_local_rules_name_their_operands():
     assert with_operands("−a/b²", ["q", "y"]) == "−q/y²"
     assert with_operands("1 inside [min, max] else 0", ["x"]) == "1 inside [min, max] else 0"
     assert with_operands("aᵇ·ln a", ["x", "y"]) == "x^y·ln x"
-    assert with_operands("Jacobian-vector product: g·bᵀ, 2×3 → 2×4", ["h", "W"]) == \
+    assert with_operands("vector-Jacobian product: g·bᵀ, 2×3 → 2×4", ["h", "W"]) == \
         "vector-Jacobian product: g·Wᵀ, 2×3 → 2×4"
-    assert with_operands("Jacobian-vector product: gᵀ·x, {shapes}", ["σ", "W'", "b'"],
+    assert with_operands("vector-Jacobian product: gᵀ·x, {shapes}", ["σ", "W'", "b'"],
                          "linear", "∂L/∂z3") == "vector-Jacobian product: (∂L/∂z3)ᵀ·σ, {shapes}"
-    assert with_operands("Jacobian-vector product: g·W, s", ["σ", "W'"], "linear",
+    assert with_operands("vector-Jacobian product: g·W, s", ["σ", "W'"], "linear",
                          "∂L/∂z3") == "vector-Jacobian product: ∂L/∂z3·W', s"
 
 

@@ -42,8 +42,8 @@ class Notation(NamedTuple):
     @classmethod
     def generic(cls, symbol: str) -> "Notation":
         """What the glass box says of an op with no text of its own: its name, and that
-        its local derivative is a Jacobian-vector product from one shape to another."""
-        return cls(symbol, ("Jacobian-vector product, {shapes}",))
+        its local derivative is a vector-Jacobian product from one shape to another."""
+        return cls(symbol, ("vector-Jacobian product, {shapes}",))
 
 
 class Primitive:

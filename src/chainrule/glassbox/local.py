@@ -18,7 +18,7 @@ def local(node: Tensor, i: int) -> tuple[str, np.ndarray | None]:
     attrs = node_attrs(node)
     formula = local_formula(prim, i, attrs, inp.shape, node.shape)
     if not notation_of(prim).elementwise:
-        generic = formula.startswith("Jacobian-vector product, ")  # no text of its own
+        generic = formula.startswith("vector-Jacobian product, ")  # no text of its own
         if generic and node.numel() == 1 and inp.numel() == 1:
             return f"{prim.name}'s derivative", jacobian(node, i).reshape(node.shape)
         return formula, None

@@ -8,7 +8,7 @@ notation live in its literal in `chainrule.ops`, beside its forward and its rule
   local derivatives, written with the trace's labels.
 
 A primitive without a notation (one defined outside chainrule.ops) is described
-generically: its own name, and a Jacobian-vector product from one shape to another.
+generically: its own name, and a vector-Jacobian product from one shape to another.
 """
 from __future__ import annotations
 

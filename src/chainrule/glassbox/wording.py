@@ -2,16 +2,14 @@
 
 The ops' formulas are written once, generically, with `a` and `b` for a node's inputs
 ("b" is ∂(a·b)/∂a). Shown as they are, `b = 0.6732` for ∂z3/∂W6 reads as a bias;
-`with_operands` writes the operands' own names instead (`σ2 = 0.6732`). A rule that
-sends a gradient back through a matrix is a vector-Jacobian product (g·J, what reverse
-mode computes), so `vjp_wording` names it that way.
+`with_operands` writes the operands' own names instead (`σ2 = 0.6732`).
 """
 from __future__ import annotations
 
 import re
 from typing import Sequence
 
-__all__ = ["with_operands", "vjp_wording", "d"]
+__all__ = ["with_operands", "d"]
 
 _SIMPLE = re.compile(r"^[\w.'#\u0370-\u03ff]+$")
 
@@ -30,7 +28,7 @@ def with_operands(formula: str, names: Sequence[str], op: str = "", gradient: st
     """`formula` with its input letters (a, b; linear's x, W) replaced by the operands'
     names, and the upstream gradient g by `gradient` (e.g. ∂L/∂z3) when given."""
     if not names:
-        return vjp_wording(formula)
+        return formula
     letters = _LETTERS.get(op, ("a", "b"))
     table = {letter: _operand(names[min(i, len(names) - 1)]) for i, letter in enumerate(letters)}
     if gradient:
@@ -38,12 +36,7 @@ def with_operands(formula: str, names: Sequence[str], op: str = "", gradient: st
         formula = formula.replace("gᵀ", "(g)ᵀ")
     formula = formula.replace("aᵇ", "a^b")  # a superscript cannot hold a name
     pattern = re.compile(_TOKEN.format("(" + "|".join(map(re.escape, table)) + ")"))
-    return vjp_wording(pattern.sub(lambda m: table[m.group(1)], formula))
-
-
-def vjp_wording(text: str) -> str:
-    """Reverse-mode rules are vector-Jacobian products (gradient row times Jacobian)."""
-    return text.replace("Jacobian-vector product", "vector-Jacobian product")
+    return pattern.sub(lambda m: table[m.group(1)], formula)
 
 
 def d(name: str) -> str:

@@ -126,8 +126,8 @@ MATMUL = Primitive(
     vjps=(_matmul_vjp_a, _matmul_vjp_b),
     jvps=(lambda t, out, a, b: t @ b,
           lambda t, out, a, b: a @ t),
-    notation=Notation("@", ("Jacobian-vector product: g·bᵀ, {shapes}",
-                            "Jacobian-vector product: aᵀ·g, {shapes}")))
+    notation=Notation("@", ("vector-Jacobian product: g·bᵀ, {shapes}",
+                            "vector-Jacobian product: aᵀ·g, {shapes}")))
 
 
 def add(a, b) -> Tensor:

@@ -20,14 +20,14 @@ SOFTMAX = Primitive(
     "softmax", numerics.softmax,
     vjps=(lambda g, out, a, axis: out * (g - (g * out).sum(axis=axis, keepdims=True)),),
     jvps=(lambda t, out, a, axis: out * (t - (t * out).sum(axis=axis, keepdims=True)),),
-    notation=Notation("softmax", ("Jacobian-vector product: s·(g − Σ g·s), {shapes}",)))
+    notation=Notation("softmax", ("vector-Jacobian product: s·(g − Σ g·s), {shapes}",)))
 
 LOG_SOFTMAX = Primitive(
     "log_softmax", numerics.log_softmax,
     vjps=(lambda g, out, a, axis: g - EXP(out) * g.sum(axis=axis, keepdims=True),),
     jvps=(lambda t, out, a, axis: t - (EXP(out) * t).sum(axis=axis, keepdims=True),),
     notation=Notation("log softmax",
-                      ("Jacobian-vector product: g − softmax(a)·Σ g, {shapes}",)))
+                      ("vector-Jacobian product: g − softmax(a)·Σ g, {shapes}",)))
 
 
 def _ce_forward(logits, target, reduction, cache):
@@ -77,7 +77,7 @@ def _ce_jvp(t, out, logits, target, reduction, cache):
 SOFTMAX_CROSS_ENTROPY = Primitive(
     "softmax_cross_entropy", _ce_forward, vjps=(_ce_vjp,), jvps=(_ce_jvp,),
     notation=Notation("softmax + CE",
-                      ("softmax(a) − target (Jacobian-vector product), {shapes}",)))
+                      ("softmax(a) − target (vector-Jacobian product), {shapes}",)))
 
 
 def _linear(x, w, b=None):
@@ -101,8 +101,8 @@ LINEAR = Primitive(
     jvps=(lambda t, out, x, w, b=None: t @ w.T,
           lambda t, out, x, w, b=None: x @ t.T,
           lambda t, out, x, w, b=None: t),
-    notation=Notation("linear", ("Jacobian-vector product: g·W, {shapes}",
-                                 "Jacobian-vector product: gᵀ·x, {shapes}",
+    notation=Notation("linear", ("vector-Jacobian product: g·W, {shapes}",
+                                 "vector-Jacobian product: gᵀ·x, {shapes}",
                                  "sum of g over the batch, {shapes}")))
 
 

@@ -124,7 +124,7 @@ LOGSUMEXP = Primitive(
     vjps=(lambda g, out, a, axes, keepdims: _spread(g, a, axes) * _lse_weights(out, a, axes),),
     jvps=(lambda t, out, a, axes, keepdims:
           (t * _lse_weights(out, a, axes)).sum(axis=axes, keepdims=keepdims),),
-    notation=Notation("logsumexp", ("softmax(a) (Jacobian-vector product), {shapes}",)))
+    notation=Notation("logsumexp", ("softmax(a) (vector-Jacobian product), {shapes}",)))
 
 
 def _reduce(prim: Primitive, x, axis, keepdims) -> Tensor:
