@@ -70,26 +70,23 @@ def seed_autograd(data, batches, evaluate_at, lr=0.1) -> float:
     import chainrule as cr
     from chainrule import nn, optim
 
-    (x_train, t_train), (x_test, t_test) = data
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(INPUT, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, OUTPUT))
     optimizer, loss_fn = optim.SGD(model.parameters(), lr=lr), nn.CrossEntropyLoss()
-    X, T = cr.tensor(x_train), cr.tensor(t_train)
+    (x_train, t_train), (x_test, t_test) = [(cr.tensor(x), cr.tensor(t)) for x, t in data]
 
-    def accuracy(x, t):  # chainrule's Tensor has no argmax yet: take it on the array
+    def accuracy(x, t):   # line for line as seed_torch's
         with cr.no_grad():
-            return sum(int((model(x[i:i + EVAL_BATCH]).numpy().argmax(1)
-                            == t[i:i + EVAL_BATCH]).sum())
-                       for i in range(0, len(x), EVAL_BATCH)) / len(x)
+            return sum(int((model(x[i:i + EVAL_BATCH]).argmax(1) == t[i:i + EVAL_BATCH])
+                           .sum()) for i in range(0, len(x), EVAL_BATCH)) / len(x)
 
-    X_test = cr.tensor(x_test)
     for i, idx in enumerate(batches):
         optimizer.zero_grad()
-        loss_fn(model(X[idx]), T[idx]).backward()
+        loss_fn(model(x_train[idx]), t_train[idx]).backward()
         optimizer.step()
         if i in evaluate_at:
-            accuracy(X, t_train)
-            acc = accuracy(X_test, t_test)
+            accuracy(x_train, t_train)
+            acc = accuracy(x_test, t_test)
     return acc
 
 
