@@ -186,6 +186,22 @@ def test_max_pool2d_padding_counts_as_minus_infinity():
     np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())
 
 
+@pytest.mark.parametrize("k,stride,pad", [(2, 2, 0), (3, 1, 1), (3, 2, 1), (2, 1, 1)])
+def test_max_pool2d_routes_nan_and_minus_infinity_as_pytorch(k, stride, pad):
+    """PyTorch's exceptions to "the first maximum": a window with NaN sends its gradient to
+    its last NaN; a window of -inf only, to its first position inside the input."""
+    rng = np.random.default_rng(k + 3 * stride + 7 * pad)
+    for _ in range(20):
+        x = rng.standard_normal((2, 2, 6, 7))
+        m = rng.random(x.shape)
+        x[m < 0.15], x[m > 0.7] = np.nan, -np.inf
+        cx, tx = _pair(x)
+        out, tout = F.max_pool2d(cx, k, stride, pad), TF.max_pool2d(tx, k, stride, pad)
+        np.testing.assert_array_equal(out.numpy(), tout.detach().numpy())
+        out.sum().backward(), tout.sum().backward()
+        np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())
+
+
 def test_gradient_primitives_are_each_others_transposes():
     """<conv(x, W), g> = <x, dx(g, W)> = <W, dW(g, x)>, and <gather(t), u> = <t, scatter(u)>:
     the adjoint identities the higher-order rules rely on."""

@@ -1,6 +1,7 @@
 """Max pooling as one node, with PyTorch's gradient: each window's gradient goes to ONE
-input position, the window's first maximum (row-major), never shared among ties; padding
-counts as -inf. The forward and its backward are the kernels the book's face uses
+input position, the window's first maximum (row-major), never shared among ties (and, as
+PyTorch, a window's last NaN, or its first position inside the input if all it holds is
+-inf); padding counts as -inf. The forward and its backward are the kernels the book's face uses
 (`numerics.max_pool`, `numerics.max_pool_backward`).
 
 Two linear maps carry the derivatives, each the other's transpose: `scatter` (a window's
@@ -19,12 +20,39 @@ from chainrule.engine import Primitive, Tensor
 from chainrule.engine.graph import Notation
 
 
+def _as_pytorch_argmax(x, out, arg, kernel: int, stride: int, pad: int) -> np.ndarray:
+    """numerics.max_pool's argmax with PyTorch's two exceptions to "the first maximum": a
+    window holding NaN routes to its last NaN, and a window of -inf only (possible with
+    padding) to its first position inside the input, not to the padding. Both are rare, so
+    they are looked for on the output alone and fixed on a copy."""
+    if out.dtype.kind != "f":
+        return arg
+    nan = np.isnan(out)
+    lost = np.isneginf(out) if pad else np.zeros(out.shape, bool)
+    if not (nan.any() or lost.any()):
+        return arg
+    arg = arg.copy()
+    h, w = x.shape[2:]
+    oh, ow = out.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=-np.inf)
+    top, left = np.arange(oh).reshape(oh, 1) * stride - pad, np.arange(ow) * stride - pad
+    for k in range(kernel * kernel):             # NaN: the last one written wins
+        i, j = divmod(k, kernel)
+        view = xp[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
+        np.copyto(arg, k, where=np.isnan(view), casting="unsafe")
+    for k in reversed(range(kernel * kernel)):   # -inf only: the first inside wins
+        i, j = divmod(k, kernel)
+        inside = (top + i >= 0) & (top + i < h) & (left + j >= 0) & (left + j < w)
+        np.copyto(arg, k, where=lost & inside, casting="unsafe")
+    return arg
+
+
 def _max_pool2d(x, *, kernel: int, stride: int, pad: int, cache: dict | None = None):
     """The max of every kernel x kernel window; the window positions of the maxima are kept
-    for the derivatives."""
+    for the derivatives (PyTorch's choice of position, see _as_pytorch_argmax)."""
     out, arg = numerics.max_pool(x, kernel, kernel, stride, pad)
     if cache is not None:
-        cache["arg"] = arg
+        cache["arg"] = _as_pytorch_argmax(x, out, arg, kernel, stride, pad)
     return out
 
 
@@ -52,8 +80,10 @@ def _arg_of(x, kernel: int, stride: int, pad: int, cache: dict | None) -> np.nda
     """The argmax the forward kept, or (if a reader cleared it) the same one recomputed."""
     arg = cache.get("arg") if cache else None
     if arg is None:
-        x = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
-        arg = numerics.max_pool(x, kernel, kernel, stride, pad)[1]
+        recomputed: dict = {}
+        _max_pool2d(x.numpy() if isinstance(x, Tensor) else np.asarray(x), kernel=kernel,
+                    stride=stride, pad=pad, cache=recomputed)
+        arg = recomputed["arg"]
     return arg
 
 
