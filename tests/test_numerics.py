@@ -411,20 +411,3 @@ def test_numerical_gradient_of_the_shared_losses_matches_their_closed_forms():
     np.testing.assert_allclose(
         numerical_gradient(lambda v: nx.binary_cross_entropy_with_logits(v, y), x),
         (nx.sigmoid(x) - y) / 12, rtol=1e-7, atol=1e-10)
-
-
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-@pytest.mark.parametrize("shape, cond_shape", [((), ()), ((7,), (7,)), ((3, 4), (4,)),
-                                               ((3, 1), (3, 4)), ((0, 3), (3,))])
-def test_where_is_np_where_bit_for_bit(dtype, shape, cond_shape):
-    """nx.where's masked fast path (a +0 on one side) gives np.where's values, signs
-    of zero, nan, dtype and shape; anything else goes to np.where itself."""
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal(shape).astype(dtype)
-    x.flat[:2] = [np.nan, -0.0][:x.size]
-    cond = rng.random(cond_shape) < 0.5
-    for a, b in [(0, x), (x, 0), (0.0, x), (x, np.float32(0)), (-0.0, x), (x, x), (0, 1.0)]:
-        got, want = nx.where(cond, a, b), np.where(cond, a, b)
-        assert type(got) is np.ndarray and got.dtype == want.dtype and got.shape == want.shape
-        np.testing.assert_array_equal(got, want)
-        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))

@@ -27,7 +27,6 @@ __all__ = [
     "one_hot", "check_class_indices", "check_class_target", "nll_loss",
     "softmax_cross_entropy", "binary_cross_entropy_with_logits", "conv_out_size", "im2col",
     "col2im", "unfold", "fold", "max_pool", "max_pool_backward", "numerical_gradient",
-    "where",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -54,31 +53,6 @@ def sum_to(x, shape: tuple) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
     return x.sum(axis=axes, keepdims=True).reshape(shape)
-
-
-# ---- selection ----------------------------------------------------------------------------
-
-_BITS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
-
-
-def _is_plus_zero(v) -> bool:
-    return np.ndim(v) == 0 and v == 0 and not np.signbit(v)
-
-
-def where(cond, a, b) -> np.ndarray:
-    """np.where(cond, a, b), bit for bit. When one side is +0 and the other a float array
-    (ReLU, its gradient, masks), the other's bits are ANDed with an all-ones/all-zeros
-    mask: np.where branches per element, which on a random mask is several times slower."""
-    zero_a = _is_plus_zero(a)
-    keep, other = (np.logical_not(cond), b) if zero_a else (cond, a)
-    if not (zero_a or _is_plus_zero(b)) or not isinstance(other, np.ndarray) \
-            or other.dtype.kind != "f" or other.dtype.itemsize not in _BITS \
-            or np.result_type(a, b) != other.dtype:
-        return np.where(cond, a, b)
-    bits = _BITS[other.dtype.itemsize]
-    mask = np.asarray(keep, dtype=bool).astype(bits)
-    np.negative(mask, out=mask)                         # 1 -> all ones, 0 -> 0
-    return np.asarray(np.bitwise_and(other.view(bits), mask)).view(other.dtype)
 
 
 # ---- activations and normalisation --------------------------------------------------------

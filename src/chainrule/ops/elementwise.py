@@ -100,7 +100,7 @@ SIGMOID = Primitive(
 # PyTorch's threshold rule on the output: the gradient passes unless out <= 0 (so it
 # passes at nan), and a nan or inf upstream gradient does not leak where it is blocked
 RELU = Primitive(
-    "relu", lambda a: numerics.where(a < 0, 0, a),  # keeps nan and -0.0, as PyTorch
+    "relu", lambda a: np.where(a < 0, 0, a),  # keeps nan and -0.0, as PyTorch
     vjps=(lambda g, out, a: WHERE(0, g, cond=_data(out) <= 0),),
     jvps=(lambda t, out, a: WHERE(0, t, cond=_data(out) <= 0),),
     notation=Notation("ReLU", ("1 if a > 0 else 0",), elementwise=True,
@@ -154,7 +154,7 @@ MINIMUM = _extremum("minimum", np.minimum, first_wins=False, notation=Notation(
     "minimum", ("1 where a < b", "1 where b < a"), elementwise=True))
 
 WHERE = Primitive(
-    "where", lambda a, b, cond: numerics.where(cond, a, b),
+    "where", lambda a, b, cond: np.where(cond, a, b),
     vjps=(lambda g, out, a, b, cond: WHERE(g, 0, cond=cond),
           lambda g, out, a, b, cond: WHERE(0, g, cond=cond)),
     jvps=(lambda t, out, a, b, cond: WHERE(t, 0, cond=cond),
