@@ -10,6 +10,8 @@ derivatives work.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from chainrule.engine import Primitive
@@ -33,7 +35,7 @@ def _reduce_rule(g, per_element, reduction: str, shape: tuple):
     if reduction == "none":
         return g * per_element
     if reduction == "mean":
-        n = int(np.prod(shape)) or 1
+        n = math.prod(shape) or 1
         return per_element * (g / n)
     return per_element * g
 

@@ -2,6 +2,8 @@
 Their forward math is the stable kernels both faces share (`chainrule.numerics`)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from chainrule import numerics
@@ -90,7 +92,7 @@ def _linear(x, w, b=None):
 def _rows(a):
     """a as a matrix of rows (its last axis); explicit sizes, as -1 is ambiguous when a
     is empty (zero in_features)."""
-    return a.reshape(int(np.prod(a.shape[:-1])), a.shape[-1])
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
 
 
 LINEAR = Primitive(

@@ -2,6 +2,7 @@
 `keepdim` (NumPy's `axis` and `keepdims` are aliases)."""
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -58,7 +59,7 @@ def _spread(g, a, axes):
 
 
 def _count(shape, axes) -> int:
-    return int(np.prod([n for i, n in enumerate(shape) if axes is None or i in axes]))
+    return math.prod(n for i, n in enumerate(shape) if axes is None or i in axes)
 
 
 SUM = Primitive(
