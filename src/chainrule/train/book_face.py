@@ -48,13 +48,17 @@ class BookFace:
         self.grads = self.network.gradient(*self.batch)
         return self.grads
 
-    def step(self) -> None:
+    def check_grad_dtypes(self) -> None:
+        """A gradient in another dtype than its parameter is an error, not a silent cast."""
         for key, param in self.network.params.items():
-            grad = self.grads[key]
-            if grad.dtype != param.dtype:
-                raise TypeError(f"gradient of {key} is {grad.dtype} but the parameter "
-                                f"is {param.dtype}: something in backward upcast it")
-            param -= self.lr * grad      # in place: the layers hold these arrays
+            if self.grads[key].dtype != param.dtype:
+                raise TypeError(f"gradient of {key} is {self.grads[key].dtype} but the "
+                                f"parameter is {param.dtype}: something in backward upcast it")
+
+    def step(self) -> None:
+        self.check_grad_dtypes()
+        for key, param in self.network.params.items():
+            param -= self.lr * self.grads[key]      # in place: the layers hold these arrays
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         return self.network.accuracy(x, t)

@@ -12,6 +12,7 @@ import numpy as np
 from chainrule.book import optimizer as book_optimizer
 from chainrule.book.deep_convnet import DeepConvNet
 from chainrule.book.simple_convnet import SimpleConvNet
+from chainrule.train.book_face import BookFace
 from chainrule.train.config import CONVNETS, TrainConfig
 
 __all__ = ["ConvNetFace", "BOOK_OPTIMIZERS", "image_shape"]
@@ -31,12 +32,11 @@ def image_shape(input_size: int) -> tuple[int, int, int]:
     return (1, side, side)
 
 
-class ConvNetFace:
+class ConvNetFace(BookFace):
     """One of the book's convnets and its optimizer, driven by the loop: `loss(x, t)` (a
     training-mode forward pass, dropout on for DeepConvNet), `backward()` (the layers'
-    hand-written backward of that same pass), `step()` (optimizer.update)."""
-
-    checkpoints = False     # it saves its parameters once, at the end of the run
+    hand-written backward of that same pass), `step()` (optimizer.update); the rest as the
+    book face's."""
 
     def __init__(self, config: TrainConfig, input_size: int, classes: int,
                  rng: np.random.Generator) -> None:
@@ -82,21 +82,11 @@ class ConvNetFace:
         return self.grads
 
     def step(self) -> None:
-        for key, param in self.network.params.items():
-            grad = self.grads[key]
-            if grad.dtype != param.dtype:
-                raise TypeError(f"gradient of {key} is {grad.dtype} but the parameter "
-                                f"is {param.dtype}: something in backward upcast it")
+        self.check_grad_dtypes()
         self.optimizer.update(self.network.params, self.grads)
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         return self.network.accuracy(self._images(x), t, batch_size=500)
-
-    def arrays(self) -> list[np.ndarray]:
-        return list(self.network.params.values())
-
-    def param_dtypes(self) -> dict[str, str]:
-        return {key: str(p.dtype) for key, p in self.network.params.items()}
 
     def save(self, path: str, iteration: int, rng: np.random.Generator,
              history: dict[str, Any]) -> None:
