@@ -234,3 +234,17 @@ def test_a_scalar_bias_broadcasts_over_the_filters_as_in_the_books_apply_filter(
     zero = Convolution(W, 0).forward(x)
     np.testing.assert_array_equal(zero, Convolution(W, np.zeros(1)).forward(x))
     np.testing.assert_allclose(Convolution(W, 0.5).forward(x), zero + 0.5, rtol=0, atol=1e-15)
+
+
+def test_backward_params_gives_backwards_dW_and_db_without_dx():
+    """A network's first Convolution skips dx (no one takes the images' gradient): the
+    parameter gradients are the same numbers backward gives."""
+    x, W, b, rng = conv_case(3, 2, 7, 6, 3, 2)
+    layer = Convolution(W, b, stride=2, pad=1)
+    dout = rng.standard_normal(layer.forward(x).shape)
+    layer.backward(dout)
+    dW, db = layer.dW.copy(), layer.db.copy()
+    layer.dW = layer.db = None
+    assert layer.backward_params(dout) is None
+    np.testing.assert_array_equal(layer.dW, dW)
+    np.testing.assert_array_equal(layer.db, db)

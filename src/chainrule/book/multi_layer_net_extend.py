@@ -133,15 +133,23 @@ class LayeredNet:
         """Every parameter's gradient by backpropagation (a training-mode forward pass)."""
         x = self._as_input(x, "gradient")
         self._loss(x, self._check_targets(x, t, "gradient"), train_flg=True)
-        dout = self.last_layer.backward(1)
-        for layer in reversed(self._layer_list()):
-            dout = layer.backward(dout)
+        self._backward()
         grads = {}
         for key, layer, attr in self._grad_sources:
             grads[key] = getattr(layer, attr)
             if key in self._decay_keys and self.weight_decay_lambda:
                 grads[key] = grads[key] + self.weight_decay_lambda * self.params[key]
         return {key: grads[key] for key in self.params}
+
+    def _backward(self) -> None:
+        """Backpropagate the last forward pass, setting every layer's parameter gradients.
+        The first layer's dx (the gradient of the data) has no one to take it: a layer that
+        can skip it (`backward_params`) does."""
+        dout = self.last_layer.backward(1)
+        first, *rest = self._layer_list()
+        for layer in reversed(rest):
+            dout = layer.backward(dout)
+        getattr(first, "backward_params", first.backward)(dout)
 
     def _fixed_masks(self, x: np.ndarray, t: np.ndarray) -> dict[int, np.ndarray]:
         """Each Dropout's multiplier from the last training forward of x's shape (drawn now

@@ -75,9 +75,7 @@ class ConvNetFace(BookFace):
         """Every parameter's gradient on the last batch, by name (W1, b1, ...): the
         backward half of the network's `gradient`, so the forward pass runs once."""
         net = self.network
-        dout = net.last_layer.backward(1)
-        for layer in reversed(net._layer_list()):
-            dout = layer.backward(dout)
+        net._backward()
         self.grads = {key: getattr(layer, attr) for key, layer, attr in net._grad_sources}
         return self.grads
 
