@@ -97,11 +97,7 @@ def run(out=None, *, samples: int = 1000, nodes: int = 100, layers: int = 5, see
                         f"in layer 1, {s[-1]['mean']:.3f} in layer {layers}).")
     lines += [""] + findings
     result = ExperimentResult("activations", numbers, "\n".join(lines))
-    if out is not None:
-        result.figure = plot(hists, Path(out) / "activations.png")
-        result.files.append(result.figure)
-        write_result(result, out)
-    return result
+    return write_result(result, out, lambda d: plot(hists, d / "activations.png"))
 
 
 def plot(hists: dict, path) -> Path:

@@ -89,11 +89,7 @@ def run(out=None, *, epochs: int | None = None, full: bool = False, data="mnist"
               f"accuracy is {np.mean(numbers['final_acc_batchnorm']):.3f} against "
               f"{np.mean(numbers['final_acc_plain']):.3f} without."]
     result = ExperimentResult("batchnorm", numbers, "\n".join(lines))
-    if out is not None:
-        result.figure = plot(ws, runs, Path(out) / "batchnorm.png")
-        result.files.append(result.figure)
-        write_result(result, out)
-    return result
+    return write_result(result, out, lambda d: plot(ws, runs, d / "batchnorm.png"))
 
 
 def plot(ws, runs, path) -> Path:

@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -111,10 +111,16 @@ def _plain(value):
     return value
 
 
-def write_result(result: ExperimentResult, out: str | os.PathLike) -> ExperimentResult:
-    """Write summary.txt and results.json beside the figure; record them in result.files."""
+def write_result(result: ExperimentResult, out: str | os.PathLike | None,
+                 draw: Callable[[Path], Path]) -> ExperimentResult:
+    """With an output directory: the figure `draw(out)` writes there, then summary.txt and
+    results.json beside it, all recorded in result.files. Without one: nothing is written."""
+    if out is None:
+        return result
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    result.figure = draw(out)
+    result.files.append(result.figure)
     summary = out / "summary.txt"
     summary.write_text(result.summary + "\n", encoding="utf-8")
     numbers = out / "results.json"

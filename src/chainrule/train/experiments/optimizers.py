@@ -74,11 +74,7 @@ def run(out=None, *, iters: int | None = None, full: bool = False, data="mnist",
                 f"{n} ends at {finals[n] / finals['SGD']:.1%} of SGD's loss" for n in others)
                 + ".")
     result = ExperimentResult("optimizers", numbers, "\n".join(lines))
-    if out is not None:
-        result.figure = plot(losses, Path(out) / "optimizers.png")
-        result.files.append(result.figure)
-        write_result(result, out)
-    return result
+    return write_result(result, out, lambda d: plot(losses, d / "optimizers.png"))
 
 
 def plot(losses: dict, path) -> Path:

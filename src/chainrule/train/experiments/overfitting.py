@@ -103,11 +103,7 @@ def run(out=None, *, epochs: int | None = None, full: bool = False, data="mnist"
                      + "), so part of the narrower gap is a fit not yet reached; the book "
                      "trains dropout for 301 epochs (--epochs 301).")
     result = ExperimentResult("overfitting", numbers, "\n".join(lines))
-    if out is not None:
-        result.figure = plot(curves, labels, Path(out) / "overfitting.png")
-        result.files.append(result.figure)
-        write_result(result, out)
-    return result
+    return write_result(result, out, lambda d: plot(curves, labels, d / "overfitting.png"))
 
 
 def plot(curves, labels, path) -> Path:

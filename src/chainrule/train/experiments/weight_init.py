@@ -57,11 +57,7 @@ def run(out=None, *, iters: int | None = None, full: bool = False, data="mnist",
               + ("does not learn" if small > 2.0 else "learns only slowly")
               + f"; He ends at {finals['He']:.3f}, Xavier at {finals['Xavier']:.3f}."]
     result = ExperimentResult("weight-init", numbers, "\n".join(lines))
-    if out is not None:
-        result.figure = plot(losses, Path(out) / "weight_init.png")
-        result.files.append(result.figure)
-        write_result(result, out)
-    return result
+    return write_result(result, out, lambda d: plot(losses, d / "weight_init.png"))
 
 
 def plot(losses: dict, path) -> Path:
