@@ -1,7 +1,6 @@
 """The book's Convolution and Pooling: its worked numbers, numerical gradients (stride and
 padding), the autograd face's conv2d/max_pool2d, PyTorch, and clear errors."""
 import re
-import warnings
 
 import numpy as np
 import pytest
@@ -17,13 +16,6 @@ GEOMETRIES = [  # (N, C, H, W, FH, FW, stride, pad)
     (1, 3, 8, 9, 4, 3, 3, 2),
     (3, 1, 5, 5, 1, 1, 2, 0),
 ]
-
-
-@pytest.fixture(autouse=True)
-def warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 def conv_case(n, c, h, w, fh, fw, seed=0, fn=4):

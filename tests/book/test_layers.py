@@ -1,5 +1,4 @@
 """The book's layers: tutorial numbers, backward vs numerical gradients and vs PyTorch."""
-import warnings
 
 import numpy as np
 import pytest
@@ -16,13 +15,6 @@ rng = np.random.default_rng(0)
 def strict():
     """Overflow, 0/0 and log(0) raise (underflow to 0 is the right answer, so it is allowed)."""
     return np.errstate(over="raise", divide="raise", invalid="raise")
-
-
-@pytest.fixture(autouse=True)
-def warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 # ---- the tutorials' numbers -------------------------------------------------------------

@@ -1,6 +1,5 @@
 """The book's Dropout (not inverted) and BatchNormalization: its formulas, numerical gradients
 in training and test mode, the autograd face, PyTorch, and clear errors."""
-import warnings
 
 import numpy as np
 import pytest
@@ -11,21 +10,6 @@ from chainrule.book.layers import BatchNormalization, Dropout
 from conftest import requires_torch
 
 EPS = 1e-6  # the book's 10e-7
-
-
-@pytest.fixture(autouse=True)
-def warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
-
-
-@pytest.fixture
-def global_rng():
-    """The layers draw from NumPy's global generator, as the book: put it back afterwards."""
-    state = np.random.get_state()
-    yield
-    np.random.set_state(state)
 
 
 class SeededDropout(Dropout):

@@ -1,6 +1,5 @@
 """The book's util, functions and gradient modules: its printed numbers, closed forms, and
 the definitions written out element by element."""
-import warnings
 
 import numpy as np
 import pytest
@@ -8,20 +7,6 @@ import pytest
 from chainrule.book import functions as fn
 from chainrule.book.gradient import numerical_gradient, numerical_gradient_2d
 from chainrule.book.util import col2im, conv_output_size, im2col, shuffle_dataset, smooth_curve
-
-
-@pytest.fixture(autouse=True)
-def warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
-
-
-@pytest.fixture
-def global_rng():
-    state = np.random.get_state()
-    yield
-    np.random.set_state(state)
 
 
 # ---- im2col / col2im ----------------------------------------------------------------------
