@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 
 import numpy as np
 
@@ -66,32 +67,9 @@ def seed_book(data, batches, evaluate_at, lr=0.1) -> float:
     return acc
 
 
-def seed_autograd(data, batches, evaluate_at, lr=0.1) -> float:
-    import chainrule as cr
-    from chainrule import nn, optim
-
-    cr.manual_seed(0)
-    model = nn.Sequential(nn.Linear(INPUT, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, OUTPUT))
-    optimizer, loss_fn = optim.SGD(model.parameters(), lr=lr), nn.CrossEntropyLoss()
-    (x_train, t_train), (x_test, t_test) = [(cr.tensor(x), cr.tensor(t)) for x, t in data]
-
-    def accuracy(x, t):   # line for line as seed_torch's
-        with cr.no_grad():
-            return sum(int((model(x[i:i + EVAL_BATCH]).argmax(1) == t[i:i + EVAL_BATCH])
-                           .sum()) for i in range(0, len(x), EVAL_BATCH)) / len(x)
-
-    for i, idx in enumerate(batches):
-        optimizer.zero_grad()
-        loss_fn(model(x_train[idx]), t_train[idx]).backward()
-        optimizer.step()
-        if i in evaluate_at:
-            accuracy(x_train, t_train)
-            acc = accuracy(x_test, t_test)
-    return acc
-
-
-def seed_torch(data, batches, evaluate_at, lr=0.1) -> float:
-    torch = import_torch()
+def seed_pytorch_style(torch, data, batches, evaluate_at, lr=0.1) -> float:
+    """The seed loop as a PyTorch user writes it; `torch` is PyTorch, or chainrule imported
+    in its place: one code for both, which is what "drop-in" promises."""
     nn = torch.nn
     (x_train, t_train), (x_test, t_test) = [(torch.from_numpy(x), torch.from_numpy(t))
                                             for x, t in data]
@@ -166,8 +144,11 @@ def run_one(name: str, lib: str, iters: int, seed: int) -> dict:
     if kind == "seed":
         (x_train, _), _ = data
         evaluate_at = set(epoch_starts(iters, len(x_train), 100))
-        loop = seed_torch if lib == "torch" else {"seed-book": seed_book,
-                                                  "seed-autograd": seed_autograd}[name]
+        if lib == "chainrule" and name == "seed-book":
+            loop = seed_book
+        else:
+            import chainrule
+            loop = partial(seed_pytorch_style, import_torch() if lib == "torch" else chainrule)
         start = time.perf_counter()
         acc = loop(data, batches, evaluate_at)
         result = {"train_s": time.perf_counter() - start, "test_accuracy": acc}
