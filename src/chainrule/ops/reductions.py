@@ -160,12 +160,16 @@ def dims(name: str, dim, keepdim, axis, keepdims) -> tuple:
 def sum(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None,  # noqa: A001
         dtype=None) -> Tensor:
     dim, keepdim = dims("sum", dim, keepdim, axis, keepdims)
+    return _reduce(SUM, accumulating(x, dtype), dim, keepdim)
+
+
+def accumulating(x, dtype=None) -> Tensor:
+    """x in the dtype a sum, product or running sum accumulates in: `dtype` if given,
+    int64 for bools and ints (as PyTorch), else its own."""
     x = as_tensor(x)
     if dtype is not None:
-        x = x.astype(dtype)
-    elif x.dtype.kind in "biu":  # PyTorch sums bools and ints as int64
-        x = x.astype(np.int64)
-    return _reduce(SUM, x, dim, keepdim)
+        return x.astype(dtype)
+    return x.astype(np.int64) if x.dtype.kind in "biu" else x
 
 
 def mean(x, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, dtype=None) -> Tensor:
@@ -255,11 +259,7 @@ CUMSUM = Primitive(
 def cumsum(x, dim=None, *, axis=None, dtype=None) -> Tensor:
     """Running sums along dim (as torch.cumsum; ints accumulate as int64)."""
     dim, _ = dims("cumsum", dim, False, axis, None)
-    x = as_tensor(x)
-    if dtype is not None:
-        x = x.astype(dtype)
-    elif x.dtype.kind in "biu":
-        x = x.astype(np.int64)
+    x = accumulating(x, dtype)
     if dim is None:
         raise TypeError("cumsum: missing the dim to accumulate along (cumsum(x, dim=0))")
     axes = _axes(dim, x.shape, "cumsum")

@@ -171,11 +171,7 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=
     """The product over dim (all elements by default), by halving products of slices, so its
     gradient is exact where elements are zero and it differentiates to any order."""
     dim, keepdim = R.dims("prod", dim, keepdim, axis, keepdims)
-    x = as_tensor(x)
-    if dtype is not None:
-        x = x.astype(dtype)
-    elif x.dtype.kind in "biu":
-        x = x.astype(np.int64)
+    x = R.accumulating(x, dtype)
     if dim is None:
         out = x.reshape(-1)
         axis_ = 0
