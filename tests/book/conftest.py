@@ -19,3 +19,13 @@ def global_rng():
     state = np.random.get_state()
     yield
     np.random.set_state(state)
+
+
+@pytest.fixture
+def seeded_dropout():
+    """Dropout draws its masks from NumPy's global generator, as the book's: seed it with 0
+    for the test, and put it back afterwards."""
+    state = np.random.get_state()
+    np.random.seed(0)
+    yield
+    np.random.set_state(state)

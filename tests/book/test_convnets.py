@@ -17,12 +17,7 @@ from chainrule.book.simple_convnet import SimpleConvNet
 from .gradcheck_helpers import assert_gradients_agree, bars, shift_biases
 
 
-@pytest.fixture(autouse=True)
-def seeded_dropout():
-    state = np.random.get_state()
-    np.random.seed(0)
-    yield
-    np.random.set_state(state)
+pytestmark = pytest.mark.usefixtures("seeded_dropout")
 
 
 def conv(filter_num, pad=1, size=3, stride=1):

@@ -10,13 +10,7 @@ from chainrule.book.multi_layer_net_extend import MultiLayerNetExtend
 from .gradcheck_helpers import assert_gradients_agree, blobs, shift_biases
 
 
-@pytest.fixture(autouse=True)
-def seeded_dropout():
-    """Dropout draws its masks from NumPy's global generator, as the book's: fix it."""
-    state = np.random.get_state()
-    np.random.seed(0)
-    yield
-    np.random.set_state(state)
+pytestmark = pytest.mark.usefixtures("seeded_dropout")
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid"])
