@@ -15,7 +15,8 @@ PACKAGE = SRC / "chainrule"
 ALLOWED = {
     "engine": set(),
     "threads": set(),
-    "numerics": {"threads"},
+    "malloc": set(),
+    "numerics": {"threads", "malloc"},
     "random": set(),
     "atomic": set(),
     "ops": {"engine", "numerics", "random"},

@@ -1,4 +1,5 @@
-"""The forward math both faces share, in plain NumPy (of chainrule, it imports only `threads`).
+"""The forward math both faces share, in plain NumPy (of chainrule, it imports only the two
+runtime policies, `threads` and `malloc`).
 
 The book's layers and the autograd engine compute the same forward values from these
 kernels, so the two faces agree by construction. Every kernel is stable on hard inputs:
@@ -16,11 +17,13 @@ from typing import Callable
 
 import numpy as np
 
-from chainrule.threads import apply_policy
+from chainrule import malloc, threads
 
 # Both faces compute through this module: the first import applies the BLAS threading
-# policy (one thread unless overridden; see chainrule.threads for why).
-apply_policy()
+# policy (one thread unless overridden) and the allocator policy (a step's large arrays
+# reused, not mapped afresh); chainrule.threads and chainrule.malloc say why.
+threads.apply_policy()
+malloc.apply_policy()
 
 __all__ = [
     "as_float", "sum_to", "sigmoid", "softmax", "log_softmax", "log_softmax_and_softmax",
