@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import chainrule
@@ -15,12 +16,13 @@ pytest.importorskip("threadpoolctl")
 @pytest.fixture
 def saved_policy():
     """Whatever a test does to the policy and the BLAS thread count is undone after it."""
-    state, before = dict(threads._state), threads.get_num_threads()
+    state, wide, before = dict(threads._state), dict(threads._wide), threads.get_num_threads()
     yield
-    threads._state.clear()
-    threads._state.update(state)
     if before is not None:
         threads._set(before)
+    threads._state.clear()
+    threads._state.update(state)
+    threads._wide.update(wide)
 
 
 @pytest.mark.parametrize("environ, expected", [
@@ -109,3 +111,67 @@ def test_a_bad_environment_value_stops_the_first_use_with_a_clear_error():
     assert result.returncode != 0
     assert "CHAINRULE_NUM_THREADS must be a whole number of threads >= 1, got 'lots'" \
         in result.stderr
+
+
+# ---- the per-size part: every idle core for a large product, one thread for the rest ----
+
+@pytest.fixture
+def two_cores(monkeypatch, saved_policy):
+    """The default policy on a machine with two cores, the BLAS library at one thread."""
+    threads._set(1)
+    monkeypatch.setitem(threads._wide, "libs", tuple(threads._controller().lib_controllers))
+    monkeypatch.setitem(threads._wide, "threads", 2)
+
+
+def _threads_inside_large_product() -> int:
+    with threads.large_product():
+        return threads.get_num_threads()
+
+
+def test_a_large_product_gets_the_idle_cores_and_then_one_thread_again(two_cores, monkeypatch):
+    monkeypatch.setattr(threads, "_others_running", lambda: 0)
+    assert _threads_inside_large_product() == 2
+    assert threads.get_num_threads() == 1
+
+
+def test_a_large_product_on_a_busy_machine_stays_on_one_thread(two_cores, monkeypatch):
+    monkeypatch.setattr(threads, "_others_running", lambda: 1)   # another process runs
+    assert _threads_inside_large_product() == 1
+    monkeypatch.setattr(threads, "_others_running", lambda: 5)
+    assert _threads_inside_large_product() == 1
+
+
+def test_a_thread_count_the_user_chose_holds_for_large_products_too(two_cores, monkeypatch):
+    monkeypatch.setattr(threads, "_others_running", lambda: 0)
+    chainrule.set_num_threads(1)
+    assert _threads_inside_large_product() == 1
+
+
+def test_the_idle_cores_count_other_processes_not_this_ones_threads(two_cores):
+    others = threads._others_running()
+    assert others >= 0     # this process's own runnable threads are subtracted
+    assert threads._idle_cores() <= 2
+
+
+def test_numerics_matmul_is_numpys_product_for_small_and_large_shapes(two_cores, monkeypatch):
+    from chainrule import numerics
+    seen = []
+    monkeypatch.setattr(threads, "_others_running", lambda: seen.append(1) or 0)
+    rng = np.random.default_rng(0)
+    for a_shape, b_shape, large in [((3, 4), (4, 5), False), ((4,), (4, 5), False),
+                                    ((2, 3, 4), (4,), False), ((2, 3, 4), (4, 5), False),
+                                    ((1024, 256), (256, 256), True)]:   # 2**26 multiply-adds
+        a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+        seen.clear()
+        np.testing.assert_array_equal(numerics.matmul(a, b), a @ b)
+        assert bool(seen) is large, (a_shape, b_shape)   # only a large one asks for cores
+    assert threads.get_num_threads() == 1
+
+
+def test_the_default_policy_says_it_widens_large_products():
+    result = _in_a_fresh_process("import chainrule.numerics, chainrule.threads as t; "
+                                 "print(t.policy_info()['reason']); print(t._wide['threads'])")
+    reason, cores = result.stdout.strip().splitlines()
+    expected = len(os.sched_getaffinity(0))
+    assert int(cores) == expected
+    assert ("products of >= 2**26 multiply-adds" in reason) is (expected > 1)

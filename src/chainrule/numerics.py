@@ -17,7 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from chainrule import malloc, threads
+import chainrule.malloc as malloc
+import chainrule.threads as threads
 
 # Both faces compute through this module: the first import applies the BLAS threading
 # policy (one thread unless overridden) and the allocator policy (a step's large arrays
@@ -30,12 +31,24 @@ __all__ = [
     "one_hot", "check_class_indices", "check_class_target", "nll_loss",
     "softmax_cross_entropy", "binary_cross_entropy_with_logits", "conv_out_size", "im2col",
     "col2im", "unfold", "fold", "max_pool", "max_pool_backward", "numerical_gradient",
+    "matmul",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
 # ---- arrays and broadcasting --------------------------------------------------------------
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b; a product of LARGE_PRODUCT multiply-adds or more (an evaluation on thousands of
+    images) gets every core for its duration, the small ones of a training step one thread
+    (chainrule.threads says why)."""
+    sa, sb = np.shape(a), np.shape(b)
+    if len(sa) < 2 or len(sb) < 2 or sa[-2] * sa[-1] * sb[-1] < threads.LARGE_PRODUCT:
+        return np.matmul(a, b)
+    with threads.large_product():
+        return np.matmul(a, b)
+
 
 def as_float(x) -> np.ndarray:
     """x as an ndarray of floats: float dtypes are kept, anything else becomes float64."""

@@ -1,14 +1,21 @@
-"""How many threads NumPy's BLAS may use while chainrule computes: one, unless you say otherwise.
+"""How many threads NumPy's BLAS may use while chainrule computes: one for the small
+matrix products of a training step, every core for a large product.
 
-Why one. chainrule's matrix products are the small ones of a small batch (100 x 784 x 100
-for the tutorial's network, 57600 x 25 x 30 for the book's convnet). On two cores a second
-BLAS thread gains at most a fraction of a millisecond per product on an idle machine, but
-OpenBLAS's threads spin-wait for each other after every call: with one other busy process
+Why one. chainrule's training products are the small ones of a small batch (100 x 784 x 100
+for the tutorial's network, 30 x 25 x 576 per image for the book's convnet). On two cores a
+second BLAS thread gains at most a fraction of a millisecond per product on an idle machine,
+but OpenBLAS's threads spin-wait for each other after every call: with one other busy process
 the book's MNIST loop ran about 3x slower with two threads than quiet, and with both cores
 busy about 70x slower, where one thread lost about 15 % and 2x (issue 13's measurements;
 benchmarks/RESULTS.md has this machine's).
 A laptop with a browser open, a notebook beside other kernels, a shared CI runner: busy is
 the normal case, and one thread is immune to it.
+
+Why the idle cores for a large product. A product of at least LARGE_PRODUCT (2**26)
+multiply-adds, such as an evaluation on 10,000 images (10000 x 784 x 100), runs about 2x
+faster on two idle cores; on a core that another process keeps busy its share only waits.
+So `numerics.matmul` asks `large_product()` around such products only, which counts the
+runnable tasks at that instant and uses the cores nobody else wants (one, when busy).
 
 When. The policy is applied once, when chainrule's NumPy kernels (`chainrule.numerics`,
 which both faces import) are first imported, so a user's own training loop gets it without
@@ -20,8 +27,8 @@ setting holds for everything torch runs.
 Overrides, strongest first:
 - `chainrule.set_num_threads(n)` at any time (PyTorch's name); it also keeps the import-time
   policy from running later;
-- the environment variable CHAINRULE_NUM_THREADS: a whole number >= 1, or `keep` to leave
-  the BLAS library's own setting alone;
+- the environment variable CHAINRULE_NUM_THREADS: a whole number >= 1 (then every product
+  uses that many), or `keep` to leave the BLAS library's own setting alone;
 - if CHAINRULE_NUM_THREADS is unset but OPENBLAS_NUM_THREADS, OMP_NUM_THREADS,
   MKL_NUM_THREADS or BLIS_NUM_THREADS is set, the user has chosen already: chainrule keeps it.
 
@@ -32,13 +39,15 @@ raises an error that says what to install. This module imports nothing of chainr
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from contextlib import contextmanager
+from typing import Iterator, Mapping
 
-__all__ = ["ENV_VAR", "DEFAULT_THREADS", "parse_threads", "policy_threads", "set_num_threads",
-           "get_num_threads", "apply_policy", "policy_info"]
+__all__ = ["ENV_VAR", "DEFAULT_THREADS", "LARGE_PRODUCT", "parse_threads", "policy_threads",
+           "set_num_threads", "get_num_threads", "apply_policy", "policy_info", "large_product"]
 
 ENV_VAR = "CHAINRULE_NUM_THREADS"
 DEFAULT_THREADS = 1
+LARGE_PRODUCT = 2**26   # multiply-adds of one product from which every core is used
 KEEP = "keep"
 # variables with which a user already chose the BLAS thread count (OpenBLAS, OpenMP, MKL, BLIS)
 BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
@@ -47,6 +56,8 @@ NO_THREADPOOLCTL = ("chainrule cannot set NumPy's BLAS threads: threadpoolctl is
                     "installed (pip install threadpoolctl)")
 
 _state = {"explicit": False, "applied": False, "threads": None, "reason": "not applied yet"}
+# the BLAS libraries and the core count for large products; set only by the default policy
+_wide = {"libs": (), "threads": 1}
 
 
 def parse_threads(value, source: str = "num_threads") -> int:
@@ -95,7 +106,65 @@ def _set(threads: int) -> bool:
     if controller is None:
         return False
     controller.limit(limits=threads)  # sets the libraries' counts; its undo is never called
+    _wide.update(libs=(), threads=1)     # an explicit count holds for every product
     return True
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _runnable(path: str) -> int:
+    """Tasks in state R (running or waiting for a core) among /proc/<path>/task's."""
+    count = 0
+    for task in os.listdir(f"/proc/{path}/task"):
+        with open(f"/proc/{path}/task/{task}/stat") as f:
+            count += f.read().rpartition(")")[2].split()[0] == "R"
+    return count
+
+
+def _others_running() -> int:
+    """Runnable tasks of other processes at this instant: /proc/loadavg's count less this
+    process's own (its BLAS threads included)."""
+    with open("/proc/loadavg") as f:
+        running = int(f.read().split()[3].split("/")[0])
+    return running - _runnable("self")
+
+
+def _idle_cores() -> int:
+    """How many cores no other process wants right now: the cores minus the other processes'
+    runnable tasks (the fewer of two looks, so that a task waking for a moment does not
+    count), or minus the 1-minute load average where that count is not available."""
+    try:
+        others = min(_others_running(), _others_running())
+    except (OSError, ValueError, IndexError):
+        try:
+            others = round(os.getloadavg()[0])
+        except OSError:
+            others = 0
+    return _wide["threads"] - max(others, 0)
+
+
+@contextmanager
+def large_product() -> Iterator[None]:
+    """The idle cores for the BLAS calls inside (one large product), then the policy's one
+    thread again. Changes nothing when the user chose the thread count, or when no core
+    beyond this one is idle: a product split over a busy core waits for its slowest part."""
+    wide = _idle_cores() if _wide["threads"] > 1 else 1
+    if wide <= 1:
+        yield
+        return
+    for lib in _wide["libs"]:
+        lib.set_num_threads(wide)
+    try:
+        yield
+    finally:
+        for lib in _wide["libs"]:
+            lib.set_num_threads(DEFAULT_THREADS)
 
 
 def set_num_threads(n: int) -> None:
@@ -125,10 +194,14 @@ def apply_policy(environ: Mapping[str, str] | None = None) -> int | None:
     set_num_threads, change nothing."""
     if _state["applied"]:
         return _state["threads"]
+    environ = os.environ if environ is None else environ
     threads, reason = policy_threads(environ)
     _state["applied"] = True
     if threads is not None and not _set(threads):
         threads, reason = None, NO_THREADPOOLCTL
+    elif threads is not None and not environ.get(ENV_VAR, "").strip() and _cores() > 1:
+        _wide.update(libs=tuple(_controller().lib_controllers), threads=_cores())
+        reason += f"; {_cores()} for products of >= 2**26 multiply-adds"
     _state.update(threads=threads, reason=reason)
     return threads
 

@@ -57,10 +57,11 @@ def test_book_modules_import_only_numpy_and_numerics(path):
                          f"only numpy and chainrule.numerics (and its own modules)")
 
 
-def test_numerics_imports_only_numpy_and_the_threading_policy():
-    # chainrule.threads imports nothing of chainrule (tests/test_architecture.py checks it)
+def test_numerics_imports_only_numpy_and_the_runtime_policies():
+    # chainrule.threads and chainrule.malloc import nothing of chainrule
+    # (tests/test_architecture.py checks it)
     modules = third_party(imported_modules(NUMERICS, "chainrule"))
-    assert modules <= {"numpy", "chainrule.threads"}, sorted(modules)
+    assert modules <= {"numpy", "chainrule.threads", "chainrule.malloc"}, sorted(modules)
 
 
 def test_the_import_reader_sees_relative_and_nested_imports(tmp_path):

@@ -26,7 +26,7 @@ import numpy as np
 from chainrule.book.conv_layers import Convolution, Pooling
 from chainrule.book.layer_checks import CheckedLayer
 from chainrule.book.technique_layers import BatchNormalization, Dropout
-from chainrule.numerics import (as_float, binary_cross_entropy_with_logits,
+from chainrule.numerics import (as_float, binary_cross_entropy_with_logits, matmul,
                                 check_class_target, log_softmax_and_softmax, nll_loss,
                                 sigmoid, sum_to)
 
@@ -141,18 +141,18 @@ class Affine(Layer):
                              f"values per sample")
         self.x_shape = x.shape
         self.x = x.reshape(x.shape[0], -1)
-        out = self.x @ self.W
+        out = matmul(self.x, self.W)
         out += self.b
         self.out_shape = out.shape
         return out
 
     def backward(self, dout):
         self._check_dout(dout)
-        self.dW = self.x.T @ dout
+        self.dW = matmul(self.x.T, dout)
         self.db = dout.sum(axis=0)
         if not self.input_grad:
             return None
-        return (dout @ self.W.T).reshape(self.x_shape)
+        return matmul(dout, self.W.T).reshape(self.x_shape)
 
 
 class _LossLayer(Layer):

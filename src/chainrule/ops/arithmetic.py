@@ -5,6 +5,7 @@ import numpy as np
 
 from chainrule.engine import _NO_ATTRS, Primitive, Tensor, apply, as_tensor
 from chainrule.engine.graph import Notation
+from chainrule.numerics import matmul
 from chainrule.ops.elementwise import LOG, WHERE
 from chainrule.ops.operands import data_of as _data, operands
 
@@ -111,21 +112,21 @@ def _as_matrix_grad(g, a, b):
 def _matmul_vjp_a(g, out, a, b):
     a2, b2 = _as_matrix_args(a, b)
     g2 = _as_matrix_grad(g, a, b)
-    return g2 @ b2.swapaxes(-1, -2)  # the reverse pass sums batch axes and 1-D promotion away
+    return matmul(g2, b2.swapaxes(-1, -2))  # the reverse pass sums batch axes and 1-D promotion away
 
 
 def _matmul_vjp_b(g, out, a, b):
     a2, b2 = _as_matrix_args(a, b)
     g2 = _as_matrix_grad(g, a, b)
-    gb = a2.swapaxes(-1, -2) @ g2
+    gb = matmul(a2.swapaxes(-1, -2), g2)
     return gb.reshape(gb.shape[:-1]) if b.ndim == 1 else gb  # (..., k, 1) back to (..., k)
 
 
 MATMUL = Primitive(
-    "matmul", np.matmul,
+    "matmul", matmul,
     vjps=(_matmul_vjp_a, _matmul_vjp_b),
-    jvps=(lambda t, out, a, b: t @ b,
-          lambda t, out, a, b: a @ t),
+    jvps=(lambda t, out, a, b: matmul(t, b),
+          lambda t, out, a, b: matmul(a, t)),
     notation=Notation("@", ("vector-Jacobian product: g·bᵀ, {shapes}",
                             "vector-Jacobian product: aᵀ·g, {shapes}")))
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from chainrule import numerics
+from chainrule.numerics import matmul
 from chainrule.engine import Primitive, Tensor, apply, as_tensor
 from chainrule.engine.graph import Notation
 from chainrule.ops.elementwise import EXP
@@ -83,7 +84,7 @@ SOFTMAX_CROSS_ENTROPY = Primitive(
 
 
 def _linear(x, w, b=None):
-    out = x @ w.T
+    out = matmul(x, w.T)
     if b is not None:
         out += b
     return out
@@ -97,11 +98,11 @@ def _rows(a):
 
 LINEAR = Primitive(
     "linear", _linear,
-    vjps=(lambda g, out, x, w, b=None: g @ w,
-          lambda g, out, x, w, b=None: _rows(g).T @ _rows(x),
+    vjps=(lambda g, out, x, w, b=None: matmul(g, w),
+          lambda g, out, x, w, b=None: matmul(_rows(g).T, _rows(x)),
           lambda g, out, x, w, b=None: _rows(g).sum(axis=0)),
-    jvps=(lambda t, out, x, w, b=None: t @ w.T,
-          lambda t, out, x, w, b=None: x @ t.T,
+    jvps=(lambda t, out, x, w, b=None: matmul(t, w.T),
+          lambda t, out, x, w, b=None: matmul(x, t.T),
           lambda t, out, x, w, b=None: t),
     notation=Notation("linear", ("vector-Jacobian product: g·W, {shapes}",
                                  "vector-Jacobian product: gᵀ·x, {shapes}",
