@@ -411,3 +411,19 @@ def test_numerical_gradient_of_the_shared_losses_matches_their_closed_forms():
     np.testing.assert_allclose(
         numerical_gradient(lambda v: nx.binary_cross_entropy_with_logits(v, y), x),
         (nx.sigmoid(x) - y) / 12, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_masked_is_np_where_with_zero_bit_for_bit(dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((7, 9)).astype(dtype)
+    x.flat[:6] = [np.nan, np.inf, -np.inf, -0.0, 0.0, -np.nan]
+    keep = rng.random((7, 9)) < 0.5
+    keep.flat[:6] = False
+    bits = f"i{np.dtype(dtype).itemsize}"
+    for k in (keep, ~keep):
+        got = nx.masked(x, k)
+        assert got.dtype == x.dtype
+        assert got.view(bits).tolist() == np.where(k, x, 0).view(bits).tolist()
+    transposed = nx.masked(x.T, keep.T)         # a non-contiguous view
+    assert transposed.view(bits).tolist() == np.where(keep.T, x.T, 0).view(bits).tolist()

@@ -31,13 +31,22 @@ __all__ = [
     "one_hot", "check_class_indices", "check_class_target", "nll_loss",
     "softmax_cross_entropy", "binary_cross_entropy_with_logits", "conv_out_size", "im2col",
     "col2im", "unfold", "fold", "max_pool", "max_pool_backward", "numerical_gradient",
-    "matmul",
+    "matmul", "masked",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
 # ---- arrays and broadcasting --------------------------------------------------------------
+
+def masked(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """np.where(keep, x, 0) bit for bit, for a float array x and a bool mask of its shape,
+    without np.where's branches: x's bits times the mask (np.where takes about 4 ns an
+    element on a random mask, this about 0.6). A nan or inf of x where keep is False gives
+    +0.0, as np.where does, where x * keep would give nan."""
+    bits = np.dtype(f"i{x.dtype.itemsize}")
+    return np.multiply(x.view(bits), keep, dtype=bits).view(x.dtype)
+
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b; a product of LARGE_PRODUCT multiply-adds or more (an evaluation on thousands of
@@ -295,6 +304,31 @@ def _first_lowest_bit(bits: int) -> np.ndarray:
 _LUTS: dict[int, np.ndarray] = {}
 
 
+def _max_pool_tiled(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """max_pool for k x k windows with stride k and no padding (the usual pooling layer),
+    for NaN-free x: each window position's values copied once into a contiguous array, a
+    running maximum along each window row (ties keep the left one), then down the rows
+    (ties keep the upper one): the row-major first maximum, with no table lookup."""
+    n, c, h, w = x.shape
+    oh, ow = h // k, w // k
+    r = x[:, :, :oh * k, :ow * k].reshape(n, c, oh, k, ow, k)
+    out = arg = None
+    for i in range(k):
+        row = r[:, :, :, i, :, 0].copy()          # written below: never a view of x
+        col = np.zeros(row.shape, np.uint8)
+        for j in range(1, k):
+            v = np.ascontiguousarray(r[:, :, :, i, :, j])
+            col += (v > row).view(np.uint8) * (np.uint8(j) - col)   # j where v wins (mod 256)
+            np.maximum(row, v, out=row)
+        if out is None:
+            out, arg = row, col
+            continue
+        arg += (row > out).view(np.uint8) * (np.uint8(i * k) + col - arg)   # i*k + col there
+        np.maximum(out, row, out=out)
+    return out, arg
+
+
+
 def max_pool(x: np.ndarray, kh: int, kw: int, stride: int, pad: int = 0
              ) -> tuple[np.ndarray, np.ndarray]:
     """(the max of every kh x kw window, (N, C, OH, OW), and which window position held it,
@@ -306,6 +340,10 @@ def max_pool(x: np.ndarray, kh: int, kw: int, stride: int, pad: int = 0
     one bit each and looks the first set bit up in a table: a few byte-wide passes.
     """
     n, c, h, w = x.shape
+    if pad == 0 and 1 < kh == kw == stride <= h and kw <= w and 16 >= kh * kw:
+        out, arg = _max_pool_tiled(x, kh)
+        if not np.isnan(out).any():
+            return out, arg
     oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
     views = list(_window_offsets(_padded(x, pad, -np.inf), kh, kw, stride, oh, ow))
     out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()

@@ -258,3 +258,21 @@ def test_float32_stays_float32_through_backward():
     loss = cr.softmax_cross_entropy(x @ w * 0.5 + 1, np.array([0, 3]))
     loss.backward()
     assert loss.dtype == np.float32 and x.grad.dtype == np.float32 and w.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_matches_pytorch_bit_for_bit_on_signed_zeros_nan_and_inf(dtype):
+    # relu is np.maximum(0, a) and its VJP the branch-free numerics.masked: the sign of
+    # zero, nan passing through, and a non-finite upstream gradient that does not leak
+    # where relu blocks it, all as PyTorch's threshold rules give them
+    a = np.array([-0.0, 0.0, -1.0, np.nan, 2.0, -np.inf, np.inf, 3.0], dtype)
+    g = np.array([1.0, -2.0, np.inf, 4.0, np.nan, -np.inf, 5.0, -0.0], dtype)
+    x = cr.tensor(a, requires_grad=True)
+    y = cr.relu(x)
+    y.backward(cr.tensor(g))
+    tx = torch.tensor(a, requires_grad=True)
+    ty = torch.relu(tx)
+    ty.backward(torch.tensor(g))
+    bits = f"i{np.dtype(dtype).itemsize}"
+    assert y.numpy().view(bits).tolist() == ty.detach().numpy().view(bits).tolist()
+    assert x.grad.numpy().view(bits).tolist() == tx.grad.numpy().view(bits).tolist()

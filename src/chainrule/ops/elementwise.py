@@ -97,10 +97,27 @@ SIGMOID = Primitive(
                       trace="σ({0})", trace_rules=("{v}(1 − {v})",),
                       slope=lambda out: out * (1 - out) / 0.25))
 
+
+def _maskable(x, cond) -> bool:
+    return isinstance(x, np.ndarray) and x.dtype.kind == "f" and \
+        isinstance(cond, np.ndarray) and cond.dtype == bool and cond.shape == x.shape
+
+
+def _where(a, b, cond):
+    """np.where(cond, a, b); when one side is a Python 0 and the other a float array of
+    cond's shape (every WHERE of a VJP or JVP, ReLU's among them) the branch-free
+    numerics.masked, with the same bits."""
+    if type(b) is int and b == 0 and _maskable(a, cond):
+        return numerics.masked(a, cond)
+    if type(a) is int and a == 0 and _maskable(b, cond):
+        return numerics.masked(b, ~cond)
+    return np.where(cond, a, b)
+
+
 # PyTorch's threshold rule on the output: the gradient passes unless out <= 0 (so it
 # passes at nan), and a nan or inf upstream gradient does not leak where it is blocked
 RELU = Primitive(
-    "relu", lambda a: np.where(a < 0, 0, a),  # keeps nan and -0.0, as PyTorch
+    "relu", lambda a: _where(0, a, a < 0),  # keeps nan and -0.0, as PyTorch
     vjps=(lambda g, out, a: WHERE(0, g, cond=_data(out) <= 0),),
     jvps=(lambda t, out, a: WHERE(0, t, cond=_data(out) <= 0),),
     notation=Notation("ReLU", ("1 if a > 0 else 0",), elementwise=True,
@@ -154,7 +171,7 @@ MINIMUM = _extremum("minimum", np.minimum, first_wins=False, notation=Notation(
     "minimum", ("1 where a < b", "1 where b < a"), elementwise=True))
 
 WHERE = Primitive(
-    "where", lambda a, b, cond: np.where(cond, a, b),
+    "where", _where,
     vjps=(lambda g, out, a, b, cond: WHERE(g, 0, cond=cond),
           lambda g, out, a, b, cond: WHERE(0, g, cond=cond)),
     jvps=(lambda t, out, a, b, cond: WHERE(t, 0, cond=cond),
