@@ -134,7 +134,7 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
 
     def images(x: np.ndarray) -> np.ndarray:
         x = x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, *IMAGE_SHAPE)
-        return x.astype(np.float32) / np.float32(255.0) if normalize else x.copy()
+        return np.divide(x, np.float32(255.0), dtype=np.float32) if normalize else x.copy()
 
     def labels(t: np.ndarray) -> np.ndarray:
         if one_hot_label:
