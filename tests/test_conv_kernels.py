@@ -110,3 +110,43 @@ def test_max_pool_keeps_float32_and_finds_the_first_nan_as_np_argmax():
     assert out[0, 1, 1, 1] == 31 and arg[0, 1, 1, 1] == 3
     dx = nm.max_pool_backward(np.ones(out.shape, np.float32), arg, x.shape, 2, 2, 2)
     assert dx.dtype == np.float32 and dx.sum() == out.size and dx[0, 0, 1, 1] == 1
+
+
+@pytest.mark.parametrize("case", [(7, 3, 12, 10, 3, 3, 1, 1), (6, 4, 12, 12, 2, 2, 2, 0),
+                                  (5, 2, 9, 9, 3, 3, 3, 0), (4, 2, 8, 8, 2, 2, 2, 1)])
+def test_the_kernels_split_over_idle_cores_give_the_bits_of_one_call(case, monkeypatch):
+    """Forced to split (two idle cores, every size large), each kernel equals its whole run."""
+    from chainrule import threads
+    n, c, h, w, kh, kw, stride, pad = case
+    rng = np.random.default_rng(sum(case))
+    x = np.maximum(rng.standard_normal((n, c, h, w)).astype(np.float32), 0)   # ties at 0
+    w_rows = rng.standard_normal((5, c * kh * kw)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+
+    def run():
+        out, cols = nm.conv2d(x, w_rows, b, kh, kw, stride, pad)
+        g = rng.standard_normal(out.shape).astype(np.float32)
+        pooled, arg = nm.max_pool(x, kh, kw, stride, pad)
+        dout = rng.standard_normal(pooled.shape).astype(np.float32)
+        return [out, cols, nm.conv2d_weight_grad(g, cols),
+                nm.conv2d_input_grad(g, w_rows, x.shape, kh, kw, stride, pad), pooled, arg,
+                nm.max_pool_backward(dout, arg, x.shape, kh, kw, stride, pad),
+                nm.masked(x, x > 0.5)]
+
+    monkeypatch.setitem(threads._parts, "cores", 1)
+    rng = np.random.default_rng(0)
+    whole = run()
+    calls = []
+    in_parts = threads.in_parts
+    monkeypatch.setattr(threads, "in_parts", lambda work, n: calls.append(n) or in_parts(work, n))
+    monkeypatch.setattr(threads, "SPLIT_PRODUCT", 1)
+    monkeypatch.setattr(threads, "SPLIT_ELEMENTS", 1)
+    monkeypatch.setitem(threads._parts, "cores", 2)
+    monkeypatch.setitem(threads._parts, "at", float("-inf"))
+    monkeypatch.setattr(threads, "_others_running", lambda: 0)
+    rng = np.random.default_rng(0)
+    split = run()
+    tiled = pad == 0 and kh == kw == stride         # max_pool splits its tiled case only
+    assert len(calls) == 5 + tiled   # conv2d, its two gradients, max_pool, backward, masked
+    for a, b_ in zip(whole, split):
+        assert a.dtype == b_.dtype and a.tobytes() == b_.tobytes()

@@ -3,6 +3,7 @@ the errors for bad values, and what happens without threadpoolctl (no timing her
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -16,13 +17,13 @@ pytest.importorskip("threadpoolctl")
 @pytest.fixture
 def saved_policy():
     """Whatever a test does to the policy and the BLAS thread count is undone after it."""
-    state, wide, before = dict(threads._state), dict(threads._wide), threads.get_num_threads()
+    state, parts, before = dict(threads._state), dict(threads._parts), threads.get_num_threads()
     yield
     if before is not None:
         threads._set(before)
     threads._state.clear()
     threads._state.update(state)
-    threads._wide.update(wide)
+    threads._parts.update(parts)
 
 
 @pytest.mark.parametrize("environ, expected", [
@@ -113,65 +114,90 @@ def test_a_bad_environment_value_stops_the_first_use_with_a_clear_error():
         in result.stderr
 
 
-# ---- the per-size part: every idle core for a large product, one thread for the rest ----
+# ---- splitting large kernels over idle cores ----------------------------------------------
 
 @pytest.fixture
 def two_cores(monkeypatch, saved_policy):
-    """The default policy on a machine with two cores, the BLAS library at one thread."""
-    threads._set(1)
-    monkeypatch.setitem(threads._wide, "libs", tuple(threads._controller().lib_controllers))
-    monkeypatch.setitem(threads._wide, "threads", 2)
-
-
-def _threads_inside_large_product() -> int:
-    with threads.large_product():
-        return threads.get_num_threads()
-
-
-def test_a_large_product_gets_the_idle_cores_and_then_one_thread_again(two_cores, monkeypatch):
+    """The default policy on a machine with two cores, nobody else running."""
+    monkeypatch.setitem(threads._parts, "cores", 2)
+    monkeypatch.setitem(threads._parts, "at", float("-inf"))
     monkeypatch.setattr(threads, "_others_running", lambda: 0)
-    assert _threads_inside_large_product() == 2
-    assert threads.get_num_threads() == 1
 
 
-def test_a_large_product_on_a_busy_machine_stays_on_one_thread(two_cores, monkeypatch):
-    monkeypatch.setattr(threads, "_others_running", lambda: 1)   # another process runs
-    assert _threads_inside_large_product() == 1
-    monkeypatch.setattr(threads, "_others_running", lambda: 5)
-    assert _threads_inside_large_product() == 1
-
-
-def test_a_thread_count_the_user_chose_holds_for_large_products_too(two_cores, monkeypatch):
-    monkeypatch.setattr(threads, "_others_running", lambda: 0)
-    chainrule.set_num_threads(1)
-    assert _threads_inside_large_product() == 1
-
-
-def test_the_idle_cores_count_other_processes_not_this_ones_threads(two_cores):
-    others = threads._others_running()
-    assert others >= 0     # this process's own runnable threads are subtracted
-    assert threads._idle_cores() <= 2
-
-
-def test_numerics_matmul_is_numpys_product_for_small_and_large_shapes(two_cores, monkeypatch):
-    from chainrule import numerics
+def _record_parts(n: int) -> list:
     seen = []
-    monkeypatch.setattr(threads, "_others_running", lambda: seen.append(1) or 0)
-    rng = np.random.default_rng(0)
-    for a_shape, b_shape, large in [((3, 4), (4, 5), False), ((4,), (4, 5), False),
-                                    ((2, 3, 4), (4,), False), ((2, 3, 4), (4, 5), False),
-                                    ((1024, 256), (256, 256), True)]:   # 2**26 multiply-adds
-        a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
-        seen.clear()
-        np.testing.assert_array_equal(numerics.matmul(a, b), a @ b)
-        assert bool(seen) is large, (a_shape, b_shape)   # only a large one asks for cores
-    assert threads.get_num_threads() == 1
+    threads.in_parts(lambda lo, hi: seen.append((lo, hi, threading.current_thread().name)), n)
+    return sorted(seen)
 
 
-def test_the_default_policy_says_it_widens_large_products():
+def test_work_is_split_over_two_idle_cores(two_cores):
+    assert _record_parts(101) == [(0, 50, "MainThread"), (50, 101, "chainrule-worker")]
+
+
+def test_on_a_busy_machine_work_runs_whole_on_this_thread(two_cores, monkeypatch):
+    monkeypatch.setattr(threads, "_others_running", lambda: 1)   # another process runs
+    assert _record_parts(100) == [(0, 100, "MainThread")]
+
+
+def test_the_idle_count_is_trusted_for_a_moment_then_counted_again(two_cores, monkeypatch):
+    assert threads._split_cores() == 2
+    monkeypatch.setattr(threads, "_others_running", lambda: 1)
+    assert threads._split_cores() == 2                           # counted a moment ago
+    monkeypatch.setitem(threads._parts, "at", float("-inf"))     # RECOUNT_S later
+    assert threads._split_cores() == 1
+
+
+def test_a_thread_count_the_user_chose_turns_splitting_off(two_cores):
+    chainrule.set_num_threads(1)
+    assert _record_parts(100) == [(0, 100, "MainThread")]
+
+
+def test_a_split_inside_a_split_runs_whole(two_cores):
+    inner = []
+    threads.in_parts(lambda lo, hi: inner.append(_record_parts(hi - lo)), 10)
+    assert sorted(inner) == [[(0, 5, "MainThread")], [(0, 5, "chainrule-worker")]]
+
+
+def test_an_error_in_either_part_reaches_the_caller_after_both_parts_ran(two_cores):
+    ran = []
+
+    def work(lo, hi):
+        ran.append(lo)
+        if lo > 0:
+            raise ValueError(f"part {lo}:{hi} failed")
+    with pytest.raises(ValueError, match="part 5:10 failed"):
+        threads.in_parts(work, 10)
+    assert sorted(ran) == [0, 5]
+    assert _record_parts(4) == [(0, 2, "MainThread"), (2, 4, "chainrule-worker")]  # still works
+
+
+def test_the_idle_cores_count_other_processes_not_this_ones_threads(saved_policy):
+    assert threads._others_running() >= 0   # this process's runnable threads are not counted
+
+
+@pytest.mark.parametrize("shape", [(200, 784, 128), (4096, 64, 64), (333, 1000, 77)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_split_product_has_the_bits_of_the_whole_product(two_cores, monkeypatch, shape,
+                                                           dtype):
+    from chainrule import numerics
+    splits = []
+    in_parts = threads.in_parts
+    monkeypatch.setattr(threads, "in_parts", lambda work, n: splits.append(n) or in_parts(work, n))
+    m, k, n = shape
+    rng = np.random.default_rng(m)
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    for left, right in [(a, b), (np.asfortranarray(a), b), (a, np.asfortranarray(b))]:
+        whole = left @ right
+        split = numerics.matmul(left, right)
+        assert splits.pop() == m          # split by rows
+        assert split.dtype == whole.dtype
+        assert split.tobytes() == whole.tobytes()
+
+
+def test_the_default_policy_says_it_splits_large_kernels():
     result = _in_a_fresh_process("import chainrule.numerics, chainrule.threads as t; "
-                                 "print(t.policy_info()['reason']); print(t._wide['threads'])")
+                                 "print(t.policy_info()['reason']); print(t._parts['cores'])")
     reason, cores = result.stdout.strip().splitlines()
     expected = len(os.sched_getaffinity(0))
     assert int(cores) == expected
-    assert ("products of >= 2**26 multiply-adds" in reason) is (expected > 1)
+    assert ("split over up to" in reason) is (expected > 1)

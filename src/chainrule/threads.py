@@ -11,11 +11,15 @@ benchmarks/RESULTS.md has this machine's).
 A laptop with a browser open, a notebook beside other kernels, a shared CI runner: busy is
 the normal case, and one thread is immune to it.
 
-Why the idle cores for a large product. A product of at least LARGE_PRODUCT (2**26)
-multiply-adds, such as an evaluation on 10,000 images (10000 x 784 x 100), runs about 2x
-faster on two idle cores; on a core that another process keeps busy its share only waits.
-So `numerics.matmul` asks `large_product()` around such products only, which counts the
-runnable tasks at that instant and uses the cores nobody else wants (one, when busy).
+Why two halves on two idle cores. A large kernel (a product of at least SPLIT_PRODUCT
+multiply-adds, such as the tutorial's 100 x 784 x 100 or an evaluation on 10,000 images)
+runs about twice as fast when chainrule splits it in two and computes the halves on two
+idle cores, each with one BLAS thread, as a second BLAS thread does not (it gains 1.2x on
+those products). chainrule's own worker thread then waits on a lock, never spinning, and
+`in_parts` first counts the runnable tasks of other processes (re-counted at most every
+0.1 s): when nobody else wants a core the work is split, otherwise it runs whole on this
+thread, so a busy machine is never asked for a core it does not have. Split products are
+bit for bit the whole product's (tests/test_threads.py checks it).
 
 When. The policy is applied once, when chainrule's NumPy kernels (`chainrule.numerics`,
 which both faces import) are first imported, so a user's own training loop gets it without
@@ -24,11 +28,11 @@ thread count of every BLAS library loaded in the process at that moment (through
 threadpoolctl), so it also holds for the user's own NumPy calls, as PyTorch's intra-op
 setting holds for everything torch runs.
 
-Overrides, strongest first:
+Overrides, strongest first (each also turns the splitting off: the user has chosen):
 - `chainrule.set_num_threads(n)` at any time (PyTorch's name); it also keeps the import-time
   policy from running later;
-- the environment variable CHAINRULE_NUM_THREADS: a whole number >= 1 (then every product
-  uses that many), or `keep` to leave the BLAS library's own setting alone;
+- the environment variable CHAINRULE_NUM_THREADS: a whole number >= 1, or `keep` to leave
+  the BLAS library's own setting alone;
 - if CHAINRULE_NUM_THREADS is unset but OPENBLAS_NUM_THREADS, OMP_NUM_THREADS,
   MKL_NUM_THREADS or BLIS_NUM_THREADS is set, the user has chosen already: chainrule keeps it.
 
@@ -39,15 +43,20 @@ raises an error that says what to install. This module imports nothing of chainr
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
-from typing import Iterator, Mapping
+import queue
+import threading
+import time
+from typing import Callable, Mapping
 
-__all__ = ["ENV_VAR", "DEFAULT_THREADS", "LARGE_PRODUCT", "parse_threads", "policy_threads",
-           "set_num_threads", "get_num_threads", "apply_policy", "policy_info", "large_product"]
+__all__ = ["ENV_VAR", "DEFAULT_THREADS", "SPLIT_PRODUCT", "parse_threads", "policy_threads",
+           "SPLIT_ELEMENTS", "set_num_threads", "get_num_threads", "apply_policy", "policy_info",
+           "in_parts"]
 
 ENV_VAR = "CHAINRULE_NUM_THREADS"
 DEFAULT_THREADS = 1
-LARGE_PRODUCT = 2**26   # multiply-adds of one product from which every core is used
+SPLIT_PRODUCT = 2**24   # multiply-adds of one product from which it is split over idle cores
+SPLIT_ELEMENTS = 2**20  # elements of one elementwise pass from which it is split
+RECOUNT_S = 0.1         # how long a count of the idle cores is trusted
 KEEP = "keep"
 # variables with which a user already chose the BLAS thread count (OpenBLAS, OpenMP, MKL, BLIS)
 BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
@@ -56,8 +65,8 @@ NO_THREADPOOLCTL = ("chainrule cannot set NumPy's BLAS threads: threadpoolctl is
                     "installed (pip install threadpoolctl)")
 
 _state = {"explicit": False, "applied": False, "threads": None, "reason": "not applied yet"}
-# the BLAS libraries and the core count for large products; set only by the default policy
-_wide = {"libs": (), "threads": 1}
+# the cores work may be split over (set only by the default policy), and the last count
+_parts = {"cores": 1, "idle": 1, "at": float("-inf")}
 
 
 def parse_threads(value, source: str = "num_threads") -> int:
@@ -106,7 +115,7 @@ def _set(threads: int) -> bool:
     if controller is None:
         return False
     controller.limit(limits=threads)  # sets the libraries' counts; its undo is never called
-    _wide.update(libs=(), threads=1)     # an explicit count holds for every product
+    _parts["cores"] = 1                  # a count the user chose: no splitting either
     return True
 
 
@@ -146,25 +155,71 @@ def _idle_cores() -> int:
             others = round(os.getloadavg()[0])
         except OSError:
             others = 0
-    return _wide["threads"] - max(others, 0)
+    return _parts["cores"] - max(others, 0)
 
 
-@contextmanager
-def large_product() -> Iterator[None]:
-    """The idle cores for the BLAS calls inside (one large product), then the policy's one
-    thread again. Changes nothing when the user chose the thread count, or when no core
-    beyond this one is idle: a product split over a busy core waits for its slowest part."""
-    wide = _idle_cores() if _wide["threads"] > 1 else 1
-    if wide <= 1:
-        yield
+def _split_cores() -> int:
+    """How many parts to split work into now: 1 unless the default policy holds and more
+    than one core is idle (counted at most every RECOUNT_S seconds)."""
+    if _parts["cores"] <= 1:
+        return 1
+    now = time.monotonic()
+    if now - _parts["at"] > RECOUNT_S:
+        _parts.update(idle=_idle_cores(), at=now)
+    return _parts["idle"]
+
+
+class _Worker:
+    """A thread that runs work(lo, hi) when given it and reports back; it waits on a queue,
+    never spinning, so an idle worker costs no CPU."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.done: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="chainrule-worker", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            work, lo, hi = self.jobs.get()
+            try:
+                work(lo, hi)
+                self.done.put(None)
+            except BaseException as error:  # handed to the caller, who raises it
+                self.done.put(error)
+
+
+_workers: list[_Worker] = []
+_splitting = threading.Lock()   # one split at a time; a nested or concurrent one runs whole
+if hasattr(os, "register_at_fork"):   # a forked child has none of its parent's threads
+    os.register_at_fork(after_in_child=_workers.clear)
+
+
+def in_parts(work: Callable[[int, int], None], n: int) -> None:
+    """Run work(lo, hi) over 0 .. n: in equal parts on the idle cores (this thread takes the
+    first), or as work(0, n) here when the machine is busy, the user chose the thread count,
+    or another split is running. `work` writes its own part of a result and nothing else."""
+    parts = min(_split_cores(), n)
+    if parts <= 1 or not _splitting.acquire(blocking=False):
+        work(0, n)
         return
-    for lib in _wide["libs"]:
-        lib.set_num_threads(wide)
     try:
-        yield
+        while len(_workers) < parts - 1:
+            _workers.append(_Worker())
+        bounds = [n * i // parts for i in range(parts + 1)]
+        helpers = _workers[:parts - 1]
+        for worker, lo, hi in zip(helpers, bounds[1:-1], bounds[2:]):
+            worker.jobs.put((work, lo, hi))
+        error = None
+        try:
+            work(0, bounds[1])
+        except BaseException as mine:
+            error = mine
+        for worker in helpers:             # wait for every part, even after an error
+            error = error or worker.done.get()
+        if error is not None:
+            raise error
     finally:
-        for lib in _wide["libs"]:
-            lib.set_num_threads(DEFAULT_THREADS)
+        _splitting.release()
 
 
 def set_num_threads(n: int) -> None:
@@ -200,8 +255,8 @@ def apply_policy(environ: Mapping[str, str] | None = None) -> int | None:
     if threads is not None and not _set(threads):
         threads, reason = None, NO_THREADPOOLCTL
     elif threads is not None and not environ.get(ENV_VAR, "").strip() and _cores() > 1:
-        _wide.update(libs=tuple(_controller().lib_controllers), threads=_cores())
-        reason += f"; {_cores()} for products of >= 2**26 multiply-adds"
+        _parts["cores"] = _cores()
+        reason += f"; large kernels split over up to {_cores()} idle cores"
     _state.update(threads=threads, reason=reason)
     return threads
 

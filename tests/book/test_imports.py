@@ -14,7 +14,7 @@ import chainrule
 import chainrule.book
 
 BOOK_DIR = Path(chainrule.book.__path__[0])
-NUMERICS = Path(chainrule.__path__[0]) / "numerics.py"
+NUMERICS = sorted((Path(chainrule.__path__[0]) / "numerics").glob("*.py"))
 
 
 def imported_modules(path: Path, package: str) -> set[str]:
@@ -60,8 +60,11 @@ def test_book_modules_import_only_numpy_and_numerics(path):
 def test_numerics_imports_only_numpy_and_the_runtime_policies():
     # chainrule.threads and chainrule.malloc import nothing of chainrule
     # (tests/test_architecture.py checks it)
-    modules = third_party(imported_modules(NUMERICS, "chainrule"))
-    assert modules <= {"numpy", "chainrule.threads", "chainrule.malloc"}, sorted(modules)
+    modules = set().union(*(third_party(imported_modules(path, "chainrule.numerics"))
+                            for path in NUMERICS))
+    assert modules <= {"numpy", "chainrule.threads", "chainrule.malloc",
+                       "chainrule.numerics.parallel", "chainrule.numerics.windows"}, \
+        sorted(modules)
 
 
 def test_the_import_reader_sees_relative_and_nested_imports(tmp_path):

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.book.layer_checks import CheckedLayer, check_int
-from chainrule.numerics import as_float, conv_out_size, fold, max_pool, max_pool_backward, unfold
+from chainrule.numerics import (as_float, conv2d, conv2d_input_grad, conv2d_weight_grad,
+                                conv_out_size, max_pool, max_pool_backward)
 
 __all__ = ["Convolution", "Pooling"]
 
@@ -76,10 +77,10 @@ class Convolution(CheckedLayer):
                              f"shape {self.W.shape} has {fn} filters; pass b of shape ({fn},)")
         oh, ow = _out_hw("Convolution", x.shape, fh, fw, self.stride, self.pad)
         self.x = x
-        self.cols = unfold(x, fh, fw, self.stride, self.pad)     # (N, C*FH*FW, OH*OW)
         self.col_W = self.W.reshape(fn, -1).T                     # (C*FH*FW, FN)
-        out = np.matmul(self.col_W.T, self.cols)                   # (N, FN, OH*OW)
-        out += np.reshape(np.broadcast_to(self.b, (fn,)), (fn, 1)).astype(out.dtype, copy=False)
+        dtype = np.result_type(self.col_W, x)
+        out, self.cols = conv2d(x, self.col_W.T, np.broadcast_to(self.b, (fn,)).astype(dtype),
+                                fh, fw, self.stride, self.pad)    # (N, FN, OH*OW), unfolded x
         out = out.reshape(x.shape[0], fn, oh, ow)
         self.out_shape = out.shape
         return out
@@ -87,8 +88,7 @@ class Convolution(CheckedLayer):
     def backward(self, dout):
         dout = self._param_grads(dout)
         fh, fw = self.W.shape[2:]
-        dcols = np.matmul(self.col_W, dout)                         # (N, C*FH*FW, OH*OW)
-        return fold(dcols, self.x.shape, fh, fw, self.stride, self.pad)
+        return conv2d_input_grad(dout, self.col_W.T, self.x.shape, fh, fw, self.stride, self.pad)
 
     def backward_params(self, dout) -> None:
         """dW and db only, without dx: a network's first layer, whose dx (the gradient of
@@ -103,7 +103,7 @@ class Convolution(CheckedLayer):
         dout = np.asarray(dout).reshape(n, self.W.shape[0], p)     # read only, never written
         self.db = dout.sum(axis=(0, 2))
         # dW = sum over images of dout[n] @ cols[n].T (batched products, no transposing copy)
-        self.dW = np.matmul(dout, self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.W.shape)
+        self.dW = conv2d_weight_grad(dout, self.cols).reshape(self.W.shape)
         return dout
 
 

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.numerics import elementwise
+
 # `np` too: the book's optimizer_compare_mnist.py uses np after `from common.optimizer import *`
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "np"]
 
@@ -62,7 +64,8 @@ class _BookOptimizer:
         for key in params:
             p = np.array(params[key], dtype=float) if key in numbers else params[key]
             state = [self._state(s, key, p) for s in self.state_names]
-            self._step(p, np.asarray(grads[key]), *state)
+            # in flat parts on idle cores when large (numerics.elementwise): the same bits
+            elementwise(self._step, [p, np.asarray(grads[key]), *state], passes=6)
             if key in numbers:  # a plain number cannot change in place: the entry is rebound
                 params[key] = float(p)
 

@@ -3,9 +3,10 @@ decay), Adagrad, RMSprop (momentum, centered), Adam (AMSGrad) and AdamW.
 
 Every `step()` first checks all hyperparameters and gradients (shape, finiteness of the
 learning rate), then updates each parameter's array in place (NumPy `out=`/in-place ops,
-so float32 stays float32 and the model's layers keep their arrays). A gradient array is
-never modified: the engine may share one array between several tensors' `.grad`.
-Parameters whose `.grad` is None are skipped, as in PyTorch.
+so float32 stays float32 and the model's layers keep their arrays; large ones in parts on
+idle cores, numerics.elementwise). A gradient array is never modified: the engine may
+share one array between several tensors' `.grad`. Parameters whose `.grad` is None are
+skipped, as in PyTorch.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from chainrule import numerics
 from chainrule.engine import Tensor, enable_grad
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
@@ -335,8 +337,7 @@ class RMSprop(Optimizer):
     def _update(self, p, g, state, group):
         alpha, momentum = float(group["alpha"]), float(group["momentum"])
         if not state:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(p)
+            state.update(step=0, square_avg=np.zeros_like(p))
             if momentum > 0:
                 state["momentum_buffer"] = np.zeros_like(p)
             if group["centered"]:
@@ -390,9 +391,7 @@ class Adam(Optimizer):
         lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p)
-            state["exp_avg_sq"] = np.zeros_like(p)
+            state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = np.zeros_like(p)
         state["step"] += 1
@@ -402,20 +401,21 @@ class Adam(Optimizer):
                 p *= 1 - lr * wd
             else:
                 g = g + wd * p
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (g - m)
-        v *= beta2
-        v += (1 - beta2) * (g * g)
         bias_correction1 = 1 - beta1 ** step
         bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
-        if group["amsgrad"]:
-            vmax = state["max_exp_avg_sq"]
-            np.maximum(vmax, v, out=vmax)
-            v = vmax
-        denom = np.sqrt(v)
-        denom /= bias_correction2_sqrt
-        denom += eps
-        p -= (lr / bias_correction1) * (m / denom)
+
+        def update(p, g, m, v, vmax):   # elementwise: numerics.elementwise may split it
+            m += (1 - beta1) * (g - m)
+            v *= beta2
+            v += (1 - beta2) * (g * g)
+            if vmax is not None:
+                np.maximum(vmax, v, out=vmax)
+                v = vmax
+            denom = np.sqrt(v)
+            denom /= bias_correction2_sqrt
+            p -= (lr / bias_correction1) * (m / np.add(denom, eps, out=denom))
+        numerics.elementwise(update, [p, g, state["exp_avg"], state["exp_avg_sq"],
+                                      state.get("max_exp_avg_sq")], passes=8)
 
 
 class AdamW(Adam):

@@ -59,16 +59,9 @@ def _conv2d(x, w, b=None, *, stride: int, pad: int, cache: dict | None = None):
     """(N, C, H, W) ⋆ (O, C, kh, kw) (+ b) -> (N, O, OH, OW): one batched product over the
     unfolded input, already in NCHW order; the unfolded input is kept for dW."""
     o, c, kh, kw = w.shape
-    cols = numerics.unfold(x, kh, kw, stride, pad)              # (N, C*kh*kw, OH*OW)
+    out, cols = numerics.conv2d(x, w.reshape(o, c * kh * kw), b, kh, kw, stride, pad)
     if cache is not None:
-        cache["cols"] = cols
-    out = np.matmul(w.reshape(o, c * kh * kw), cols)            # (N, O, OH*OW)
-    if b is not None:
-        b = np.reshape(b, (o, 1))
-        if np.result_type(out, b) == out.dtype:
-            out += b
-        else:
-            out = out + b
+        cache["cols"] = cols                                    # (N, C*kh*kw, OH*OW)
     return out.reshape((x.shape[0], o) + _out_hw(x.shape, kh, kw, stride, pad))
 
 
@@ -76,15 +69,14 @@ def _conv2d_input_grad(g, w, *, x_shape: tuple, stride: int, pad: int):
     """The transposed convolution: g (N, O, OH, OW) through W back onto (N, C, H, W)."""
     o, c, kh, kw = w.shape
     n, _, oh, ow = g.shape           # explicit sizes: -1 is ambiguous for an empty batch
-    dcols = np.matmul(w.reshape(o, c * kh * kw).T, np.reshape(g, (n, o, oh * ow)))
-    return numerics.fold(dcols, x_shape, kh, kw, stride, pad)
+    return numerics.conv2d_input_grad(np.reshape(g, (n, o, oh * ow)),
+                                      w.reshape(o, c * kh * kw), x_shape, kh, kw, stride, pad)
 
 
 def _weight_from_cols(g, cols, w_shape: tuple):
     """sum over images and positions of g[n, o, p] * cols[n, k, p], in W's shape."""
     n, o, oh, ow = g.shape
-    return np.matmul(np.reshape(g, (n, o, oh * ow)), cols.transpose(0, 2, 1)).sum(axis=0) \
-        .reshape(w_shape)
+    return numerics.conv2d_weight_grad(np.reshape(g, (n, o, oh * ow)), cols).reshape(w_shape)
 
 
 def _conv2d_weight_grad(g, x, *, w_shape: tuple, stride: int, pad: int):

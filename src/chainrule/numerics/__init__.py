@@ -1,5 +1,6 @@
 """The forward math both faces share, in plain NumPy (of chainrule, it imports only the two
-runtime policies, `threads` and `malloc`).
+runtime policies, `threads` and `malloc`). Its parts: `parallel` (kernels split over idle
+cores) and `windows` (convolution and pooling); this module holds the rest.
 
 The book's layers and the autograd engine compute the same forward values from these
 kernels, so the two faces agree by construction. Every kernel is stable on hard inputs:
@@ -19,8 +20,12 @@ import numpy as np
 
 import chainrule.malloc as malloc
 import chainrule.threads as threads
+from chainrule.numerics.parallel import elementwise, masked, matmul, parallel
+from chainrule.numerics.windows import (col2im, conv2d, conv2d_input_grad, conv2d_weight_grad,
+                                        conv_out_size, fold, im2col, max_pool,
+                                        max_pool_backward, unfold)
 
-# Both faces compute through this module: the first import applies the BLAS threading
+# Both faces compute through this package: the first import applies the BLAS threading
 # policy (one thread unless overridden) and the allocator policy (a step's large arrays
 # reused, not mapped afresh); chainrule.threads and chainrule.malloc say why.
 threads.apply_policy()
@@ -31,33 +36,14 @@ __all__ = [
     "one_hot", "check_class_indices", "check_class_target", "nll_loss",
     "softmax_cross_entropy", "binary_cross_entropy_with_logits", "conv_out_size", "im2col",
     "col2im", "unfold", "fold", "max_pool", "max_pool_backward", "numerical_gradient",
-    "matmul", "masked",
+    "matmul", "masked", "parallel", "elementwise", "conv2d", "conv2d_input_grad",
+    "conv2d_weight_grad",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
 # ---- arrays and broadcasting --------------------------------------------------------------
-
-def masked(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """np.where(keep, x, 0) bit for bit, for a float array x and a bool mask of its shape,
-    without np.where's branches: x's bits times the mask (np.where takes about 4 ns an
-    element on a random mask, this about 0.6). A nan or inf of x where keep is False gives
-    +0.0, as np.where does, where x * keep would give nan."""
-    bits = np.dtype(f"i{x.dtype.itemsize}")
-    return np.multiply(x.view(bits), keep, dtype=bits).view(x.dtype)
-
-
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b; a product of LARGE_PRODUCT multiply-adds or more (an evaluation on thousands of
-    images) gets every core for its duration, the small ones of a training step one thread
-    (chainrule.threads says why)."""
-    sa, sb = np.shape(a), np.shape(b)
-    if len(sa) < 2 or len(sb) < 2 or sa[-2] * sa[-1] * sb[-1] < threads.LARGE_PRODUCT:
-        return np.matmul(a, b)
-    with threads.large_product():
-        return np.matmul(a, b)
-
 
 def as_float(x) -> np.ndarray:
     """x as an ndarray of floats: float dtypes are kept, anything else becomes float64."""
@@ -223,166 +209,6 @@ def binary_cross_entropy_with_logits(x, target, reduction: str = "mean"):
     if reduction == "none":
         return losses
     return losses.sum() if reduction == "sum" else _mean(losses.sum(), losses.size)
-
-
-# ---- convolution as a matrix product (the book's im2col) ----------------------------------
-
-def conv_out_size(size: int, k: int, stride: int, pad: int) -> int:
-    """Output length of a window of k sliding with `stride` over `size` padded by `pad`."""
-    return (size + 2 * pad - k) // stride + 1
-
-
-def _padded(x: np.ndarray, pad: int, value: float = 0.0) -> np.ndarray:
-    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=value) \
-        if pad else x
-
-
-def _window_offsets(img: np.ndarray, kh: int, kw: int, stride: int, oh: int, ow: int):
-    """For each window position (i, j) in row-major order, the (N, C, OH, OW) basic-slice view
-    of img holding that position of every window (writable when img is)."""
-    for i in range(kh):
-        for j in range(kw):
-            yield img[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
-
-
-def unfold(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
-    """(N, C, H, W) -> (N, C*kh*kw, OH*OW): im2col per image, transposed, in one copy.
-
-    The layout of a convolution as a batched product: W (FN, C*kh*kw) @ unfold(x) gives
-    (N, FN, OH*OW), the NCHW output with no transpose; the copy is made from a strided
-    window view (sliding_window_view), so no Python loop runs over positions.
-    """
-    n, c, h, w = x.shape
-    oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
-    win = np.lib.stride_tricks.sliding_window_view(_padded(x, pad), (kh, kw), axis=(2, 3))
-    win = win[:, :, ::stride, ::stride][:, :, :oh, :ow]      # (N, C, OH, OW, kh, kw)
-    return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
-
-
-def fold(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1,
-         pad: int = 0) -> np.ndarray:
-    """The transpose of unfold: (N, C*kh*kw, OH*OW) added back onto an (N, C, H, W) image,
-    one contiguous block per window position (kh*kw adds, overlaps summed)."""
-    n, c, h, w = x_shape
-    oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
-    col = np.ascontiguousarray(cols).reshape(n, c, kh * kw, oh, ow)
-    img = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=cols.dtype)
-    for k, view in enumerate(_window_offsets(img, kh, kw, stride, oh, ow)):
-        view += col[:, :, k]
-    return img[:, :, pad:pad + h, pad:pad + w] if pad else img
-
-
-def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0,
-           pad_value: float = 0.0) -> np.ndarray:
-    """(N, C, H, W) -> (N*OH*OW, C*kh*kw): one row per output position (receptive field)."""
-    n, c, h, w = x.shape
-    oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
-    win = np.lib.stride_tricks.sliding_window_view(_padded(x, pad, pad_value), (kh, kw),
-                                                   axis=(2, 3))
-    win = win[:, :, ::stride, ::stride][:, :, :oh, :ow]      # (N, C, OH, OW, kh, kw)
-    return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
-
-
-def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1,
-           pad: int = 0) -> np.ndarray:
-    """The transpose of im2col: add every row back onto the input positions it came from."""
-    n, c, h, w = x_shape
-    oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
-    per_image = cols.reshape(n, oh * ow, c * kh * kw).transpose(0, 2, 1)
-    return fold(per_image, x_shape, kh, kw, stride, pad)   # one transposing copy, then adds
-
-
-def _first_lowest_bit(bits: int) -> np.ndarray:
-    """LUT[code] = the lowest set bit of code (the first window position equal to the max),
-    or `bits` when no bit is set (then the last position is the max)."""
-    codes = np.arange(2 ** bits)
-    low = (codes & -codes)
-    return np.where(codes == 0, bits, np.log2(np.maximum(low, 1)).astype(np.int64)) \
-        .astype(np.uint8)
-
-
-_LUTS: dict[int, np.ndarray] = {}
-
-
-def _max_pool_tiled(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """max_pool for k x k windows with stride k and no padding (the usual pooling layer),
-    for NaN-free x: each window position's values copied once into a contiguous array, a
-    running maximum along each window row (ties keep the left one), then down the rows
-    (ties keep the upper one): the row-major first maximum, with no table lookup."""
-    n, c, h, w = x.shape
-    oh, ow = h // k, w // k
-    r = x[:, :, :oh * k, :ow * k].reshape(n, c, oh, k, ow, k)
-    out = arg = None
-    for i in range(k):
-        row = r[:, :, :, i, :, 0].copy()          # written below: never a view of x
-        col = np.zeros(row.shape, np.uint8)
-        for j in range(1, k):
-            v = np.ascontiguousarray(r[:, :, :, i, :, j])
-            col += (v > row).view(np.uint8) * (np.uint8(j) - col)   # j where v wins (mod 256)
-            np.maximum(row, v, out=row)
-        if out is None:
-            out, arg = row, col
-            continue
-        arg += (row > out).view(np.uint8) * (np.uint8(i * k) + col - arg)   # i*k + col there
-        np.maximum(out, row, out=out)
-    return out, arg
-
-
-
-def max_pool(x: np.ndarray, kh: int, kw: int, stride: int, pad: int = 0
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """(the max of every kh x kw window, (N, C, OH, OW), and which window position held it,
-    0 .. kh*kw-1 in row-major order): padding counts as -inf, and ties and NaN go to the
-    first position, as np.argmax over the window's im2col row.
-
-    The max is a running np.maximum over the kh*kw strided views of x, one per window
-    position, with no copy of the windows. The argmax packs "view k equals the max" into
-    one bit each and looks the first set bit up in a table: a few byte-wide passes.
-    """
-    n, c, h, w = x.shape
-    if pad == 0 and 1 < kh == kw == stride <= h and kw <= w and 16 >= kh * kw:
-        out, arg = _max_pool_tiled(x, kh)
-        if not np.isnan(out).any():
-            return out, arg
-    oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
-    views = list(_window_offsets(_padded(x, pad, -np.inf), kh, kw, stride, oh, ow))
-    out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
-    for view in views[2:]:
-        np.maximum(out, view, out=out)
-    bits = len(views) - 1
-    if bits > 16 or np.isnan(out).any():  # a large window, or NaN: np.argmax, row by row
-        rows = im2col(x.reshape(n * c, 1, h, w), kh, kw, stride, pad, pad_value=-np.inf)
-        arg = rows.argmax(axis=1)
-        return rows[np.arange(rows.shape[0]), arg].reshape(out.shape), \
-            arg.reshape(out.shape).astype(np.intp if bits > 16 else np.uint8)
-    if bits == 0:  # a 1x1 window: its one position is the max
-        return out, np.zeros(out.shape, np.uint8)
-    code = np.equal(views[0], out).view(np.uint8).astype(np.uint8 if bits <= 8 else np.uint16)
-    for k in range(1, bits):
-        code |= np.equal(views[k], out).view(np.uint8).astype(code.dtype, copy=False) << k
-    if bits not in _LUTS:
-        _LUTS[bits] = _first_lowest_bit(bits)
-    return out, _LUTS[bits].take(code)
-
-
-def max_pool_backward(dout: np.ndarray, arg: np.ndarray, x_shape: tuple, kh: int, kw: int,
-                      stride: int, pad: int = 0) -> np.ndarray:
-    """The gradient of max_pool: each dout element goes to the input position that held its
-    window's max (`arg`), summed where windows overlap; (N, C, H, W)."""
-    n, c, h, w = x_shape
-    oh, ow = arg.shape[2:]
-    # disjoint windows and a finite dout: dout * (arg == k) is exact and writes each input
-    # position once; otherwise route with np.where (0 * inf would be nan) and add overlaps
-    fast = stride >= kh and stride >= kw and bool(np.isfinite(dout).all())
-    tiled = fast and kh == kw == stride and oh * stride == h + 2 * pad \
-        and ow * stride == w + 2 * pad          # the windows cover every position once
-    dx = (np.empty if tiled else np.zeros)((n, c, h + 2 * pad, w + 2 * pad), dtype=dout.dtype)
-    for k, view in enumerate(_window_offsets(dx, kh, kw, stride, oh, ow)):
-        if fast:
-            np.multiply(dout, arg == k, out=view)
-        else:
-            view += np.where(arg == k, dout, 0)
-    return dx[:, :, pad:pad + h, pad:pad + w] if pad else dx
 
 
 # ---- the numerical-gradient oracle --------------------------------------------------------
