@@ -203,8 +203,12 @@ def in_parts(work: Callable[[int, int], None], n: int) -> None:
         work(0, n)
         return
     try:
-        while len(_workers) < parts - 1:
-            _workers.append(_Worker())
+        try:
+            while len(_workers) < parts - 1:
+                _workers.append(_Worker())
+        except RuntimeError:   # no thread can start (the interpreter is exiting): run whole
+            work(0, n)
+            return
         bounds = [n * i // parts for i in range(parts + 1)]
         helpers = _workers[:parts - 1]
         for worker, lo, hi in zip(helpers, bounds[1:-1], bounds[2:]):
@@ -215,7 +219,13 @@ def in_parts(work: Callable[[int, int], None], n: int) -> None:
         except BaseException as mine:
             error = mine
         for worker in helpers:             # wait for every part, even after an error
-            error = error or worker.done.get()
+            while True:
+                try:
+                    result = worker.done.get()
+                    break
+                except BaseException as interrupted:   # Ctrl-C: the part still finishes
+                    error = error or interrupted
+            error = error or result
         if error is not None:
             raise error
     finally:
