@@ -8,9 +8,10 @@ gather and the parameter update; for the autograd face the phases of the user's 
 (batch gather, forward, loss, backward, optimizer step, zero_grad). The GEMM floor is the
 time of the iteration's matrix products alone, as np.matmul at the same shapes in this
 process; "chainrule / floor" says how far the iteration is from that physical limit.
-Times are this process's CPU time by default (`--clock cpu`: with one BLAS thread it is the
-time the work takes, and a shared machine's other processes do not inflate it, as they do
-wall time); `--clock wall` gives wall time.
+Times are this process's CPU time by default (`--clock cpu`: the work done, which a shared
+machine's other processes do not inflate as they do wall time; a kernel that chainrule
+split over two idle cores counts both parts); `--clock wall` gives elapsed time, which is
+what the split shortens. The floor is one core's: a split product's is about half of it.
 """
 from __future__ import annotations
 
