@@ -1,25 +1,27 @@
-"""How many threads NumPy's BLAS may use while chainrule computes: one for the small
-matrix products of a training step, every core for a large product.
+"""How chainrule uses the cores: NumPy's BLAS on one thread, and large kernels split over
+the cores no other process wants.
 
-Why one. chainrule's training products are the small ones of a small batch (100 x 784 x 100
-for the tutorial's network, 30 x 25 x 576 per image for the book's convnet). On two cores a
-second BLAS thread gains at most a fraction of a millisecond per product on an idle machine,
-but OpenBLAS's threads spin-wait for each other after every call: with one other busy process
-the book's MNIST loop ran about 3x slower with two threads than quiet, and with both cores
-busy about 70x slower, where one thread lost about 15 % and 2x (issue 13's measurements;
-benchmarks/RESULTS.md has this machine's).
-A laptop with a browser open, a notebook beside other kernels, a shared CI runner: busy is
-the normal case, and one thread is immune to it.
+Why one BLAS thread. chainrule's training products are the small ones of a small batch
+(100 x 784 x 100 for the tutorial's network, 30 x 25 x 576 per image for the book's
+convnet). On two cores a second BLAS thread gains at most a fraction of a millisecond per
+product on an idle machine (1.2x on 100 x 784 x 100), but OpenBLAS's threads spin-wait for
+each other after every call: with one other busy process the book's MNIST loop ran about 3x
+slower with two threads than quiet, and with both cores busy about 70x slower, where one
+thread lost about 15 % and 2x (issue 13's measurements; benchmarks/RESULTS.md has this
+machine's). A laptop with a browser open, a notebook beside other kernels, a shared CI
+runner: busy is the normal case, and one thread is immune to it.
 
-Why two halves on two idle cores. A large kernel (a product of at least SPLIT_PRODUCT
-multiply-adds, such as the tutorial's 100 x 784 x 100 or an evaluation on 10,000 images)
-runs about twice as fast when chainrule splits it in two and computes the halves on two
-idle cores, each with one BLAS thread, as a second BLAS thread does not (it gains 1.2x on
-those products). chainrule's own worker thread then waits on a lock, never spinning, and
-`in_parts` first counts the runnable tasks of other processes (re-counted at most every
-0.1 s): when nobody else wants a core the work is split, otherwise it runs whole on this
-thread, so a busy machine is never asked for a core it does not have. Split products are
-bit for bit the whole product's (tests/test_threads.py checks it).
+Why split large kernels over idle cores. A large kernel (a product of at least SPLIT_PRODUCT
+multiply-adds, such as an evaluation on 10,000 images; a convolution, pooling or ReLU over a
+batch of images; an optimizer step over a large weight) runs about twice as fast on two idle
+cores. `in_parts` cuts it into parts, one per idle core, each computed with one BLAS thread
+by this thread or a chainrule worker thread that waits on a queue, never spinning. Before
+splitting it counts the runnable tasks of other processes (re-counted at most every
+RECOUNT_S): when nobody else wants a core the work is split, otherwise it runs whole here,
+so a busy machine is never asked for a core it does not have. Smaller kernels are not split:
+waking a thread on an idle core costs tens of microseconds (about 60 on the VM of
+RESULTS.md). The kernels compute each index alone, so a split gives the same bits as one
+call (tests/test_threads.py and tests/test_conv_kernels.py check it).
 
 When. The policy is applied once, when chainrule's NumPy kernels (`chainrule.numerics`,
 which both faces import) are first imported, so a user's own training loop gets it without

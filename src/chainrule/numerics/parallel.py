@@ -58,11 +58,9 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     computed in row blocks on the idle cores (chainrule.threads says when and why), with
     the same bits as one call."""
     if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == b.ndim == 2
-            and a.dtype == b.dtype and a.dtype.kind == "f"
+            and a.shape[1] == b.shape[0] and a.dtype == b.dtype and a.dtype.kind == "f"
             and a.shape[0] * a.shape[1] * b.shape[1] >= threads.SPLIT_PRODUCT):
-        return np.matmul(a, b)
-    if a.shape[1] != b.shape[0]:
-        return np.matmul(a, b)   # NumPy's own error for the shapes
+        return np.matmul(a, b)   # small, batched or mixed: NumPy's product (and its errors)
     out = np.empty((a.shape[0], b.shape[1]), a.dtype)
     parallel(a.shape[0], lambda lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]),
              products=a.shape[0] * a.shape[1] * b.shape[1])

@@ -29,6 +29,16 @@ def _window_offsets(img: np.ndarray, kh: int, kw: int, stride: int, oh: int, ow:
             yield img[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
 
 
+def _windows(x: np.ndarray, kh: int, kw: int, stride: int, pad: int,
+             pad_value: float = 0.0) -> np.ndarray:
+    """Every kh x kw window of x, as a strided view (N, C, OH, OW, kh, kw): no copy."""
+    oh = conv_out_size(x.shape[2], kh, stride, pad)
+    ow = conv_out_size(x.shape[3], kw, stride, pad)
+    win = np.lib.stride_tricks.sliding_window_view(_padded(x, pad, pad_value), (kh, kw),
+                                                   axis=(2, 3))
+    return win[:, :, ::stride, ::stride][:, :, :oh, :ow]
+
+
 def unfold(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
     """(N, C, H, W) -> (N, C*kh*kw, OH*OW): im2col per image, transposed, in one copy.
 
@@ -36,10 +46,8 @@ def unfold(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np
     (N, FN, OH*OW), the NCHW output with no transpose; the copy is made from a strided
     window view (sliding_window_view), so no Python loop runs over positions.
     """
-    n, c, h, w = x.shape
-    oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
-    win = np.lib.stride_tricks.sliding_window_view(_padded(x, pad), (kh, kw), axis=(2, 3))
-    win = win[:, :, ::stride, ::stride][:, :, :oh, :ow]      # (N, C, OH, OW, kh, kw)
+    win = _windows(x, kh, kw, stride, pad)
+    n, c, oh, ow = win.shape[:4]
     return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
 
 
@@ -67,11 +75,9 @@ def conv2d(x: np.ndarray, w_rows: np.ndarray, b, kh: int, kw: int, stride: int =
     """(out (N, O, OH*OW), cols (N, C*kh*kw, OH*OW)): w_rows (O, C*kh*kw) times each image's
     unfolded input, plus b (O,) or nothing; NCHW order with no transpose. cols is kept for
     the weight gradient. Both faces' convolutions are this one kernel."""
-    n, c, h, w = x.shape
-    oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
+    win = _windows(x, kh, kw, stride, pad).transpose(0, 1, 4, 5, 2, 3)
+    n, c, _, _, oh, ow = win.shape
     o, k = w_rows.shape
-    win = np.lib.stride_tricks.sliding_window_view(_padded(x, pad), (kh, kw), axis=(2, 3))
-    win = win[:, :, ::stride, ::stride][:, :, :oh, :ow].transpose(0, 1, 4, 5, 2, 3)
     cols = np.empty((n, k, oh * ow), x.dtype)
     bias = None if b is None else np.reshape(b, (o, 1))
     out = np.empty((n, o, oh * ow), np.result_type(w_rows, cols, *([] if b is None else [bias])))
@@ -112,11 +118,8 @@ def conv2d_input_grad(g: np.ndarray, w_rows: np.ndarray, x_shape: tuple, kh: int
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0,
            pad_value: float = 0.0) -> np.ndarray:
     """(N, C, H, W) -> (N*OH*OW, C*kh*kw): one row per output position (receptive field)."""
-    n, c, h, w = x.shape
-    oh, ow = conv_out_size(h, kh, stride, pad), conv_out_size(w, kw, stride, pad)
-    win = np.lib.stride_tricks.sliding_window_view(_padded(x, pad, pad_value), (kh, kw),
-                                                   axis=(2, 3))
-    win = win[:, :, ::stride, ::stride][:, :, :oh, :ow]      # (N, C, OH, OW, kh, kw)
+    win = _windows(x, kh, kw, stride, pad, pad_value)
+    n, c, oh, ow = win.shape[:4]
     return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
 
 
