@@ -171,6 +171,17 @@ def test_an_error_in_either_part_reaches_the_caller_after_both_parts_ran(two_cor
     assert _record_parts(4) == [(0, 2, "MainThread"), (2, 4, "chainrule-worker")]  # still works
 
 
+def test_where_the_load_cannot_be_seen_nothing_is_split(two_cores, monkeypatch):
+    def unseen():
+        raise FileNotFoundError("/proc/loadavg")
+    monkeypatch.setattr(threads, "_others_running", unseen)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.3, 0.2, 0.1))
+    assert threads._idle_cores() == 2                    # the load average stands in
+    monkeypatch.delattr(threads.os, "getloadavg")        # as on Windows
+    assert threads._idle_cores() == 0
+    assert _record_parts(10) == [(0, 10, "MainThread")]
+
+
 def test_the_idle_cores_count_other_processes_not_this_ones_threads(saved_policy):
     assert threads._others_running() >= 0   # this process's runnable threads are not counted
 

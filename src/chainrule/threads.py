@@ -149,14 +149,15 @@ def _others_running() -> int:
 def _idle_cores() -> int:
     """How many cores no other process wants right now: the cores minus the other processes'
     runnable tasks (the fewer of two looks, so that a task waking for a moment does not
-    count), or minus the 1-minute load average where that count is not available."""
+    count), or minus the 1-minute load average where that count is not available; with
+    neither (Windows), none: nothing is split where the load cannot be seen."""
     try:
         others = min(_others_running(), _others_running())
     except (OSError, ValueError, IndexError):
         try:
             others = round(os.getloadavg()[0])
-        except OSError:
-            others = 0
+        except (OSError, AttributeError):
+            others = _parts["cores"]
     return _parts["cores"] - max(others, 0)
 
 
