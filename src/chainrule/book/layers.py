@@ -26,8 +26,8 @@ import numpy as np
 from chainrule.book.conv_layers import Convolution, Pooling
 from chainrule.book.layer_checks import CheckedLayer
 from chainrule.book.technique_layers import BatchNormalization, Dropout
-from chainrule.numerics import (as_float, binary_cross_entropy_with_logits, matmul,
-                                check_class_target, log_softmax_and_softmax, nll_loss,
+from chainrule.numerics import (as_float, binary_cross_entropy_with_logits,
+                                check_class_target, log_softmax_and_softmax, matmul, nll_loss,
                                 sigmoid, sum_to)
 
 __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Tanh", "Affine",

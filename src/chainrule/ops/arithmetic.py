@@ -112,7 +112,8 @@ def _as_matrix_grad(g, a, b):
 def _matmul_vjp_a(g, out, a, b):
     a2, b2 = _as_matrix_args(a, b)
     g2 = _as_matrix_grad(g, a, b)
-    return matmul(g2, b2.swapaxes(-1, -2))  # the reverse pass sums batch axes and 1-D promotion away
+    # the reverse pass sums batch axes and 1-D promotion away
+    return matmul(g2, b2.swapaxes(-1, -2))
 
 
 def _matmul_vjp_b(g, out, a, b):
