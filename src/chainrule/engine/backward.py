@@ -124,6 +124,8 @@ def backward_pass(outputs: Sequence[Tensor], grads: Sequence[Any], *,
             vjps, node_inputs, attrs = node._prim.vjps, node._inputs, node._attrs
             if tensor_mode:
                 args, out = node_inputs, node
+            elif len(node_inputs) == 2:   # most nodes: no comprehension on the hot path
+                args, out = (node_inputs[0]._data, node_inputs[1]._data), node._data
             else:
                 args, out = [t._data for t in node_inputs], node._data
             variadic = type(vjps) is VariadicRule

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from chainrule.engine import Tensor, as_tensor
+from chainrule.engine.tensors import _constants
 from chainrule.ops.shape import astype
 
 
@@ -22,6 +23,10 @@ def operands(a, b) -> tuple[Tensor, Tensor]:
     """Both operands as Tensors with PyTorch's float promotion: a Python or NumPy number
     takes the other operand's dtype, and so does a 0-d float tensor meeting a float
     tensor with dimensions (float32 * 0-d float64 stays float32)."""
+    if type(b) is float and type(a) is Tensor:     # the hottest case: tensor op number
+        const = _constants.get((b, float, a._data.dtype))   # cached for float tensors only
+        if const is not None:
+            return a, const
     if not isinstance(b, Tensor):
         a = as_tensor(a)
         b = as_tensor(b, like=a)

@@ -82,13 +82,13 @@ def _set_item(self, index, value):
 
 METHODS = {
     # arithmetic, with the reflected forms
-    "__add__": lambda self, other: ops.add(self, other),
+    "__add__": ops.add,  # (self, other) is (a, b): no extra call on the hot path
     "__radd__": lambda self, other: ops.add(other, self),
-    "__sub__": lambda self, other: ops.sub(self, other),
+    "__sub__": ops.sub,  # (self, other) is (a, b): no extra call on the hot path
     "__rsub__": lambda self, other: ops.sub(other, self),
-    "__mul__": lambda self, other: ops.mul(self, other),
+    "__mul__": ops.mul,  # (self, other) is (a, b): no extra call on the hot path
     "__rmul__": lambda self, other: ops.mul(other, self),
-    "__truediv__": lambda self, other: ops.div(self, other),
+    "__truediv__": ops.div,  # (self, other) is (a, b): no extra call on the hot path
     "__rtruediv__": lambda self, other: ops.div(other, self),
     "__pow__": lambda self, other: ops.pow(self, other),
     "__rpow__": lambda self, other: ops.pow(other, self),
