@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -212,3 +213,25 @@ def test_the_default_policy_says_it_splits_large_kernels():
     expected = len(os.sched_getaffinity(0))
     assert int(cores) == expected
     assert ("split over up to" in reason) is (expected > 1)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_splits_with_its_own_worker(two_cores):
+    # a DataLoader worker or a notebook's subprocess forks a process whose parent has a
+    # worker thread already; the child must start its own, not wait for one that is gone
+    assert _record_parts(4)[1][2] == "chainrule-worker"
+    pid = os.fork()
+    if pid == 0:   # the child: exit 0 only if the split ran on a worker of its own
+        try:
+            os._exit(0 if _record_parts(4)[1][2] == "chainrule-worker" else 1)
+        finally:
+            os._exit(2)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    pytest.fail("the forked child's split never finished")
