@@ -84,7 +84,9 @@ class ConvNetFace(BookFace):
         self.optimizer.update(self.network.params, self.grads)
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
-        return self.network.accuracy(self._images(x), t, batch_size=500)
+        # the book's 100 at a time: larger batches were slower (500: 1.94 s per 20,000
+        # images against 1.56 s), their arrays too large for the allocator to keep
+        return self.network.accuracy(self._images(x), t, batch_size=100)
 
     def save(self, path: str, iteration: int, rng: np.random.Generator,
              history: dict[str, Any]) -> None:
