@@ -235,3 +235,27 @@ def test_a_forked_child_splits_with_its_own_worker(two_cores):
         time.sleep(0.05)
     os.kill(pid, 9)
     pytest.fail("the forked child's split never finished")
+
+
+def test_an_optimizer_step_split_over_idle_cores_has_the_bits_of_one_step(two_cores,
+                                                                           monkeypatch):
+    import chainrule as cr
+    rng = np.random.default_rng(0)
+    start, grads = rng.standard_normal(600_000).astype(np.float32), \
+        [rng.standard_normal(600_000).astype(np.float32) for _ in range(3)]
+
+    def three_adam_steps():
+        p = cr.nn.Parameter(cr.tensor(start.copy()))
+        opt = cr.optim.Adam([p], lr=0.01)
+        for g in grads:
+            p.grad = cr.tensor(g)
+            opt.step()
+        return p.detach().numpy()
+
+    calls = []
+    in_parts = threads.in_parts
+    monkeypatch.setattr(threads, "in_parts", lambda work, n: calls.append(n) or in_parts(work, n))
+    split = three_adam_steps()                  # 8 passes over 600,000 elements: split
+    assert calls == [600_000] * 3
+    monkeypatch.setitem(threads._parts, "cores", 1)
+    assert three_adam_steps().tobytes() == split.tobytes()

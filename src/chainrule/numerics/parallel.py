@@ -28,14 +28,14 @@ def elementwise(update: Callable, arrays: list, passes: int = 1) -> None:
     """update(*arrays) for an update that works element by element (an optimizer's step; a
     None stands for an array it does not have): in flat parts on the idle cores when the
     arrays are large (`passes` passes over them) and contiguous, with the same bits."""
-    if not all(a is None or (a.flags.c_contiguous and a.shape == arrays[0].shape)
-               for a in arrays):
-        update(*arrays)
+    size = arrays[0].size
+    if passes * size < threads.SPLIT_ELEMENTS or not all(
+            a is None or (a.flags.c_contiguous and a.shape == arrays[0].shape) for a in arrays):
+        update(*arrays)   # small (most parameters): straight through, no checks or copies
         return
     flat = [None if a is None else a.reshape(-1) for a in arrays]
-    parallel(flat[0].size, lambda lo, hi: update(*(None if a is None else a[lo:hi]
-                                                   for a in flat)),
-             elements=passes * flat[0].size)
+    threads.in_parts(lambda lo, hi: update(*(None if a is None else a[lo:hi] for a in flat)),
+                     size)
 
 
 def masked(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
